@@ -1,0 +1,163 @@
+"""The simulated bench: instruments at VISA addresses, DUTs, wiring, one clock, one timeline.
+
+>>> bench = Bench()
+>>> smu = bench.add_instrument("GPIB0::24::INSTR", SimKeithley2450())
+>>> dut = bench.add_dut("dut", RRAMDevice(), series_resistance=50.0)
+>>> bench.wire(dut, "TE", smu.channel)
+>>> bench.wire(dut, "BE", "ground")
+>>> rm = pyvisa.ResourceManager(bench.visa_library())
+
+Every command advances the clock by its modelled duration (transport latency plus bytes at the
+bus rate, plus what the instrument models); in *instant* mode waits jump, in *paced* and *real*
+mode they take (scaled) wall time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from typing import Any, Literal, Protocol
+
+from pyvisa import rname
+
+from labsyn.clock import ClockMode, SimClock
+
+from .faults import FaultPlan
+from .scpi import Reply
+from .timeline import GROUND, DeviceModel, Dut, SourceChannel, Timeline
+
+_BENCHES: weakref.WeakValueDictionary[str, Bench] = weakref.WeakValueDictionary()
+_NUMBERS = itertools.count(1)
+
+
+class SimInstrument(Protocol):
+    """What the VISA backend needs of a simulated instrument."""
+
+    name: str
+
+    def attach(self, bench: Bench) -> None: ...
+
+    def receive(self, data: bytes, now: float) -> None: ...
+
+    def next_reply(self) -> Reply | None: ...
+
+    def pop_reply(self) -> bytes: ...
+
+    def query_unterminated(self) -> None: ...
+
+    def query_interrupted(self) -> None: ...
+
+    def device_clear(self) -> None: ...
+
+    def status_byte(self) -> int: ...
+
+    def trigger(self, now: float) -> None: ...
+
+    def inject(self, kind: str, error: tuple[int, str]) -> None: ...
+
+    def output_state(self) -> dict[str, Any]: ...
+
+
+def bench_for_library(path: str) -> Bench:
+    """The bench a `LabsynVisaLibrary` path names."""
+    try:
+        return _BENCHES[path]
+    except KeyError:
+        raise ValueError(f"no simulated bench is registered as {path!r}; "
+                         "create the library with Bench.visa_library()") from None
+
+
+class Bench:
+    """DUTs, simulated instruments and the timeline that couples them."""
+
+    def __init__(self, clock: SimClock | None = None, clock_mode: ClockMode = "instant",
+                 speedup: float = 100.0, latency_s: float = 100e-6,
+                 bus_bytes_per_s: float = 1e6) -> None:
+        if latency_s < 0 or bus_bytes_per_s <= 0:
+            raise ValueError(f"latency_s {latency_s!r} must be >= 0 and bus_bytes_per_s "
+                             f"{bus_bytes_per_s!r} > 0")
+        self.clock = clock or SimClock(clock_mode, speedup)
+        self.latency_s = latency_s
+        self.bus_bytes_per_s = bus_bytes_per_s
+        self.timeline = Timeline()
+        self.faults = FaultPlan()
+        self.instruments: dict[str, SimInstrument] = {}
+        self.lock = threading.RLock()
+        self.name = f"labsyn-bench-{next(_NUMBERS)}"
+        self._library: Any = None
+        _BENCHES[self.name] = self
+
+    # -- building -------------------------------------------------------------------------------
+    def add_instrument(self, address: str | list[str], instrument: SimInstrument) -> Any:
+        """Put `instrument` at one or more VISA addresses; returns the instrument."""
+        for each in [address] if isinstance(address, str) else address:
+            canonical = str(rname.parse_resource_name(each))
+            if canonical in self.instruments:
+                raise ValueError(f"address {canonical} is already taken on this bench")
+            self.instruments[canonical] = instrument
+        instrument.attach(self)
+        return instrument
+
+    def add_channel(self, name: str) -> SourceChannel:
+        return self.timeline.add_channel(SourceChannel(name))
+
+    def add_dut(self, name: str, device: DeviceModel, series_resistance: float = 0.0) -> Dut:
+        if series_resistance < 0:
+            raise ValueError(f"series_resistance {series_resistance!r} must be >= 0 Ω")
+        dut = Dut(name, device, series_resistance)
+        self.timeline.duts.append(dut)
+        return dut
+
+    def wire(self, dut: Dut, terminal: str, channel: SourceChannel | Literal["ground"]) -> None:
+        """Connect a DUT terminal to an instrument channel (or to ground)."""
+        if terminal not in dut.terminals:
+            raise ValueError(f"terminal {terminal!r} is not one of {', '.join(dut.terminals)}")
+        target = GROUND if channel == "ground" else channel
+        assert isinstance(target, SourceChannel)
+        if target is not GROUND and target.wired is not None:
+            raise ValueError(f"channel {target.name} is already wired to "
+                             f"{target.wired[0].name}.{target.wired[1]}")
+        dut.terminals[terminal] = target
+        if target is not GROUND:
+            target.wired = (dut, terminal)
+
+    def visa_library(self) -> Any:
+        """The pyvisa library object: ``pyvisa.ResourceManager(bench.visa_library())``."""
+        if self._library is None:
+            from .visa_backend import LabsynVisaLibrary
+
+            self._library = LabsynVisaLibrary(self.name)
+        return self._library
+
+    # -- running --------------------------------------------------------------------------------
+    @property
+    def temperature_k(self) -> float:
+        return self.timeline.duts[0].device.temperature_k if self.timeline.duts else 300.0
+
+    @temperature_k.setter
+    def temperature_k(self, value: float) -> None:
+        if not 4.0 <= value <= 800.0:
+            raise ValueError(f"temperature {value!r} K is outside 4–800 K")
+        for dut in self.timeline.duts:
+            dut.device.temperature_k = value
+
+    def sync(self) -> None:
+        """Integrate the DUTs up to the present virtual time."""
+        with self.lock:
+            self.timeline.advance_to(self.clock.now())
+
+    def run_until(self, t: float) -> None:
+        """Integrate ahead to `t` (an instrument needs a result that exists at `t`)."""
+        with self.lock:
+            self.timeline.advance_to(max(t, self.clock.now()))
+
+    def transport_delay(self, nbytes: int) -> None:
+        self.clock.sleep(self.latency_s + nbytes / self.bus_bytes_per_s)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Each instrument's output state, by address."""
+        with self.lock:
+            self.sync()
+            return {address: {"name": inst.name, **inst.output_state()}
+                    for address, inst in self.instruments.items()}

@@ -1,0 +1,583 @@
+"""Physics-backed bipolar filamentary RRAM (HfOx) rate model for the simulated bench.
+
+State: forming damage D (pristine device), long-term filament state w in [0, 1] with a power-law
+drift clock, two volatile states s1, s2, and a cycle counter. Every rate is constant while the
+device voltage is, so each constant-voltage segment is integrated in closed form; a DC sweep, a
+pulse and a pulse train share one physics. With a series resistor or a current limit the segment
+is sub-stepped (Δw <= 0.02, Δs <= 0.1 per sub-step) and the device voltage re-solved each time.
+
+- Forming: dD/dt = exp((|V| − V_form)/V_accel)/tau_form (either polarity); at D = 1 the device
+  forms with G = clip(I_avail/V_min, G_off, G_on), I_avail = min(i_limit, |V_emf|/r_series). With
+  I_avail/V_min > 10·G_on the device is overformed: stuck at LRS (truth.stuck = "LRS").
+- SET (V > V_set): dw/dt = k·(1 − w); RESET (V < −V_reset): dw/dt = −k·w;
+  k = k0·(exp((|V| − V_th)/V_slope) − 1)·exp(−Ea/k_B·(1/T − 1/T0)).
+- G = G_off + w_eff·(G_on − G_off) + (dG1·s1 + dG2·s2); I = G·V0·sinh(V/V0), V0 linear in w.
+- Volatile: ds_i/dt = k_v(V)·(1 − s_i) − s_i/tau_i above V_vol, else −s_i/tau_i.
+- Retention: w_eff = w·((t + t0)/t0)^(−nu), t counted since the last segment that drove the device
+  beyond a switching threshold, accelerated by exp(Ea_ret/k_B·(1/T0 − 1/T)).
+- Endurance: a cycle is an upward 0.5 crossing after a downward one; past n_onset the
+  log-levels close towards their geometric mean by p·log10(n/n_onset); at n_stuck the device
+  sticks at LRS or HRS (per device).
+- Noise: D2D draw per device key; C2C redraw of thresholds and levels at each 0.5 crossing and
+  multiplicative noise on each segment's Δw; relative read noise in `read_current`.
+
+Default preset `HFOX` (nominal device, 300 K):
+- 3 kOhm / 60 kOhm (on/off 20) at 0 V; V0 0.3 V (HRS) to 1.5 V (LRS); pristine ~1 GOhm.
+- V_form Weibull, scale 2.8 V, shape 8; a 20 mV / 10 ms ramp forms at ~V_form; post-forming
+  R ≈ 0.4 V / I_cc (4 kOhm at 100 µA).
+- 20 mV / 10 ms DC sweep: SET (w crosses 0.5) at ~+0.90 V, RESET at ~−1.02 V without
+  compliance; under a SET compliance the LRS settles where V_dev falls to ~V_set = 0.75 V.
+- Identical pulses: LTP +1.1 V / 1 µs and LTD −1.3 V / 1 µs, k·t_pw = 0.04, i.e. NeuroSim
+  A = 25 pulses (98 % of the window after 100 pulses).
+- PPF: tau1 = 100 µs, tau2 = 1 ms; dG1, dG2 = 5 %, 3 % of the window; active above 0.3 V.
+- Retention nu = 0.02 (t0 = 1 s, Ea 1.2 eV); endurance onset 1e5 cycles, stuck ~3e6.
+- C2C 3 % on Δw, 3 % on levels, 20 mV on thresholds; read noise 0.7 %.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from labsyn.mock_instruments.presets import HFOX, DeviceParams, RRAMPreset, draw_device_params
+
+__all__ = [
+    "HFOX", "DeviceParams", "GroundTruth", "PulseTrainResult", "RRAMDevice", "RRAMPreset",
+    "SegmentResult", "device_rng",
+]
+
+K_B_EV = 8.617333262e-5
+_DW_STEP = 0.02
+_DS_STEP = 0.1
+_MAX_SUBSTEPS = 20_000
+_ARG_MAX = 700.0
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """Outcome of one constant-drive segment.
+
+    `peak_current` is the signed current of largest magnitude at the sub-step boundaries (start,
+    every re-solve, end). From `apply_current`, `limited` means the voltage limit was reached.
+    """
+
+    current: float  # A, device current at the end of the segment
+    v_device: float  # V across the device at the end
+    peak_current: float  # A, signed current of largest |I| during the segment
+    limited: bool  # the source limit was active at some point
+    formed_now: bool  # the device formed during this segment
+
+
+@dataclass(frozen=True)
+class PulseTrainResult:
+    """Per-pulse arrays of `RRAMDevice.apply_pulse_train`."""
+
+    read_current: np.ndarray | None  # A, at v_read after each gap, with read noise
+    conductance: np.ndarray  # S, small-signal G after each gap (deterministic)
+    peak_current: np.ndarray  # A, signed peak current of each pulse
+    state: float  # w_eff after the last gap
+
+
+@dataclass
+class GroundTruth:
+    """What the device really did, for tests and protocol validation."""
+
+    params: DeviceParams  # the drawn D2D parameters
+    v_form: float  # V, Weibull-drawn forming parameter
+    forming_voltage: float | None = None  # |V| across the device when it formed
+    forming_time: float | None = None  # s of device time at forming
+    set_crossings: list[float] = field(default_factory=list)  # V_dev at upward 0.5 crossings
+    reset_crossings: list[float] = field(default_factory=list)  # V_dev at downward crossings
+    peak_current: float = 0.0  # A, max |I| seen
+    cycles: int = 0
+    overformed: bool = False
+    stuck: str | None = None  # "LRS", "HRS" or None
+
+
+def _seed_word(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    n = int(value)
+    return 2 * n if n >= 0 else -2 * n - 1
+
+
+def device_rng(wafer_seed: int, die: tuple[int, int], device: int) -> np.random.Generator:
+    """Generator keyed by (wafer seed, die column, die row, device index); negatives allowed."""
+    if len(die) != 2:
+        raise ValueError(f"die must be (column, row), got {die!r}")
+    words = [_seed_word("wafer_seed", wafer_seed), _seed_word("die column", die[0]),
+             _seed_word("die row", die[1]), _seed_word("device", device)]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+def _finite(name: str, value: float) -> float:
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return x
+
+
+def _non_negative(name: str, value: float) -> float:
+    x = _finite(name, value)
+    if x < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return x
+
+
+def _positive(name: str, value: float) -> float:
+    x = _finite(name, value)
+    if x <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return x
+
+
+def _sinh(x: float) -> float:
+    return math.sinh(max(-_ARG_MAX, min(_ARG_MAX, x)))
+
+
+def _crossing(before: float, after: float) -> int:
+    if before < 0.5 <= after:
+        return 1
+    if before >= 0.5 > after:
+        return -1
+    return 0
+
+
+def _volatile_train(s0: float, kv: float, tau: float, tp: float, tg: float,
+                    m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Volatile state at pulse start, pulse end and gap end for m identical pulses."""
+    lam = kv + 1.0 / tau
+    s_inf = kv / lam
+    ep, eg = math.exp(-lam * tp), math.exp(-tg / tau)
+    first = s_inf + (s0 - s_inf) * ep
+    ratio = ep * eg
+    s_star = s_inf * (1.0 - ep) / (1.0 - ratio) if ratio < 1.0 else first
+    s_end = s_star + (first - s_star) * ratio ** np.arange(m)
+    s_start = np.empty(m)
+    s_start[0] = s0
+    s_start[1:] = s_end[:-1] * eg
+    return s_start, s_end, s_end * eg
+
+
+class RRAMDevice:
+    """One bipolar filamentary RRAM cell driven by constant-voltage (or current) segments."""
+
+    def __init__(self, preset: RRAMPreset = HFOX, rng: np.random.Generator | None = None,
+                 temperature_k: float = 300.0) -> None:
+        self.preset = preset
+        self._rng = rng if rng is not None else np.random.default_rng()
+        params = draw_device_params(preset, self._rng)
+        self.truth = GroundTruth(params=params, v_form=params.v_form)
+        self.formed = False
+        self.time_s = 0.0
+        self._damage = 0.0
+        self._w = 0.0
+        self._t_prog = 0.0
+        self._s1 = 0.0
+        self._s2 = 0.0
+        self._v_set_th = params.v_set_th
+        self._v_reset_th = params.v_reset_th
+        self._on_level = 1.0
+        self._off_level = 1.0
+        self._last_crossing = 0
+        self._g_on = params.g_on
+        self._g_off = params.g_off
+        self.temperature_k = temperature_k
+
+    @classmethod
+    def from_key(cls, preset: RRAMPreset, wafer_seed: int, die: tuple[int, int], device: int,
+                 temperature_k: float = 300.0) -> RRAMDevice:
+        """The device at (wafer seed, die, index): same key, same device and same noise."""
+        return cls(preset, device_rng(wafer_seed, die, device), temperature_k)
+
+    @property
+    def temperature_k(self) -> float:
+        return self._temperature_k
+
+    @temperature_k.setter
+    def temperature_k(self, value: float) -> None:
+        t = _positive("temperature_k", value)
+        inv = 1.0 / self.preset.t_ref_k - 1.0 / t
+        self._temperature_k = t
+        self._rate_factor = math.exp(self.preset.ea_switch_ev / K_B_EV * inv)
+        self._drift_accel = math.exp(self.preset.ea_retention_ev / K_B_EV * inv)
+
+    @property
+    def state(self) -> float:
+        """Long-term state w including retention drift (0 for a pristine device)."""
+        return self._w * self._drift(self._t_prog) if self.formed else 0.0
+
+    def _drift(self, t_eff: float) -> float:
+        t0 = self.preset.drift_t0_s
+        return ((t_eff + t0) / t0) ** -self.preset.drift_nu
+
+    def _g_v0(self) -> tuple[float, float]:
+        p = self.preset
+        if not self.formed:
+            return p.g_pristine, p.v0_pristine
+        w = self._w * self._drift(self._t_prog)
+        window = self._g_on - self._g_off
+        g = self._g_off + window * (w + p.dg1_frac * self._s1 + p.dg2_frac * self._s2)
+        return g, p.v0_hrs + w * (p.v0_lrs - p.v0_hrs)
+
+    def conductance(self) -> float:
+        """Small-signal conductance at 0 V, volatile part and drift included (S)."""
+        return self._g_v0()[0]
+
+    def current(self, v: float | np.ndarray) -> float | np.ndarray:
+        """Deterministic current at device voltage v for the present state."""
+        g, v0 = self._g_v0()
+        if isinstance(v, np.ndarray):
+            return g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX))
+        return g * v0 * _sinh(_finite("v", v) / v0)
+
+    def read_current(self, v: float) -> float:
+        """`current(v)` with relative Gaussian read noise; takes no device time."""
+        i = self.current(_finite("v", v))
+        if self.preset.noise:
+            i *= 1.0 + self.preset.read_noise * self._rng.standard_normal()
+        return i
+
+    def switching_rate(self, v: float) -> float:
+        """SET or RESET rate k (1/s) at device voltage v in the present state; 0 below threshold."""
+        return self._switch_rate(_finite("v", v))[0]
+
+    def _switch_rate(self, v_dev: float) -> tuple[float, float]:
+        if self.truth.stuck is not None or not self.formed:
+            return 0.0, 0.0
+        p, prm = self.preset, self.truth.params
+        if v_dev > self._v_set_th:
+            x = (v_dev - self._v_set_th) / p.v_set_slope
+            return prm.k0_set * self._rate_factor * math.expm1(min(x, _ARG_MAX)), 1.0
+        if v_dev < -self._v_reset_th:
+            x = (-v_dev - self._v_reset_th) / p.v_reset_slope
+            return prm.k0_reset * self._rate_factor * math.expm1(min(x, _ARG_MAX)), 0.0
+        return 0.0, 0.0
+
+    def _vol_rate(self, v_dev: float) -> float:
+        p = self.preset
+        x = (abs(v_dev) - p.v_vol_th) / p.v_vol_slope
+        return p.k0_vol * math.expm1(min(x, _ARG_MAX)) if x > 0.0 else 0.0
+
+    def _evolve(self, k: float, w_inf: float, kv: float, dt: float) -> float | None:
+        """Advance w and s over dt at constant rates; returns the drift-folded w if programming."""
+        folded = None
+        if k > 0.0:
+            folded = self._w * self._drift(self._t_prog)
+            self._w = w_inf + (folded - w_inf) * math.exp(-k * dt)
+            self._t_prog = 0.0
+        else:
+            self._t_prog += dt * self._drift_accel
+        p = self.preset
+        if kv > 0.0:
+            lam1, lam2 = kv + 1.0 / p.tau1_s, kv + 1.0 / p.tau2_s
+            s1_inf, s2_inf = kv / lam1, kv / lam2
+            self._s1 = s1_inf + (self._s1 - s1_inf) * math.exp(-lam1 * dt)
+            self._s2 = s2_inf + (self._s2 - s2_inf) * math.exp(-lam2 * dt)
+        else:
+            self._s1 *= math.exp(-dt / p.tau1_s)
+            self._s2 *= math.exp(-dt / p.tau2_s)
+        return folded
+
+    def _max_step(self, k: float, w_inf: float, kv: float) -> float:
+        dt = math.inf
+        gap = abs(w_inf - self.state)
+        if k > 0.0 and gap > _DW_STEP:
+            dt = -math.log1p(-_DW_STEP / gap) / k
+        for s, tau in ((self._s1, self.preset.tau1_s), (self._s2, self.preset.tau2_s)):
+            lam = kv + 1.0 / tau
+            gap = abs(kv / lam - s)
+            if gap > _DS_STEP:
+                dt = min(dt, -math.log1p(-_DS_STEP / gap) / lam)
+        return dt
+
+    @staticmethod
+    def _solve(v_emf: float, g: float, v0: float, i_limit: float | None,
+               r_series: float) -> tuple[float, float, bool]:
+        """Device voltage and current for an EMF through r_series with an optional limit."""
+        a = abs(v_emf)
+        if a == 0.0:
+            return 0.0, 0.0, False
+        x = a
+        if r_series > 0.0:
+            rg = r_series * g
+            x = a / (1.0 + rg)
+            for _ in range(100):
+                u = min(x / v0, _ARG_MAX)
+                step = (x + rg * v0 * math.sinh(u) - a) / (1.0 + rg * math.cosh(u))
+                x -= step
+                if step <= 1e-13 * a:
+                    break
+        i = g * v0 * _sinh(x / v0)
+        if i_limit is not None and i > i_limit:
+            return math.copysign(v0 * math.asinh(i_limit / (g * v0)), v_emf), \
+                math.copysign(i_limit, v_emf), True
+        return math.copysign(x, v_emf), math.copysign(i, v_emf), False
+
+    def _form(self, v_emf: float, v_dev: float, i_limit: float | None, r_series: float,
+              time: float) -> None:
+        p, truth = self.preset, self.truth
+        i_avail = math.inf if i_limit is None else i_limit
+        if r_series > 0.0:
+            i_avail = min(i_avail, abs(v_emf) / r_series)
+        g_after = i_avail / p.v_min
+        self.formed = True
+        truth.forming_voltage, truth.forming_time = abs(v_dev), time
+        self._t_prog = self._s1 = self._s2 = 0.0
+        if g_after > p.overform_ratio * self._g_on:
+            truth.overformed, truth.stuck = True, "LRS"
+            self._w = 1.0
+        else:
+            g = min(max(g_after, self._g_off), self._g_on)
+            self._w = (g - self._g_off) / (self._g_on - self._g_off)
+
+    def _on_crossing(self, direction: int, v_dev: float) -> None:
+        """Bookkeeping at a 0.5 crossing: cycles, C2C redraws, window closure, stuck-at."""
+        p, truth, prm = self.preset, self.truth, self.truth.params
+        floor = p.v_vol_th + 0.05
+        if direction > 0:
+            truth.set_crossings.append(v_dev)
+            if self._last_crossing < 0:
+                truth.cycles += 1
+            if p.noise:
+                z = self._rng.standard_normal(2)
+                self._v_reset_th = max(prm.v_reset_th + p.c2c_sigma_v_th * z[0], floor)
+                self._on_level = math.exp(p.c2c_sigma_ln_level * z[1])
+        else:
+            truth.reset_crossings.append(v_dev)
+            if p.noise:
+                z = self._rng.standard_normal(2)
+                self._v_set_th = max(prm.v_set_th + p.c2c_sigma_v_th * z[0], floor)
+                self._off_level = math.exp(p.c2c_sigma_ln_level * z[1])
+        self._last_crossing = direction
+        g_on, g_off = prm.g_on * self._on_level, prm.g_off * self._off_level
+        if truth.cycles > prm.n_onset:
+            c = min(p.closure_per_decade * math.log10(truth.cycles / prm.n_onset), 1.0)
+            mean_c = math.sqrt(g_on * g_off) ** c
+            g_on, g_off = g_on ** (1.0 - c) * mean_c, g_off ** (1.0 - c) * mean_c
+        self._g_on, self._g_off = g_on, min(g_off, g_on)
+        if truth.cycles >= prm.n_stuck and truth.stuck is None:
+            truth.stuck = prm.stuck_mode
+            self._w = 1.0 if prm.stuck_mode == "LRS" else 0.0
+            self._t_prog = 0.0
+
+    def _finish_programming(self, w_start: float, w_inf: float) -> None:
+        """Multiplicative C2C noise on the segment's Δw, kept between w_start and w_inf."""
+        dw = self._w - w_start
+        if dw != 0.0 and self.preset.noise:
+            m = 1.0 + self.preset.c2c_sigma_dw * self._rng.standard_normal()
+            self._w = w_start + dw * min(max(m, 0.0), (w_inf - w_start) / dw)
+
+    def _segment(self, v_emf: float, duration: float, i_limit: float | None,
+                 r_series: float) -> tuple[SegmentResult, bool]:
+        """Integrate a constant source drive; also reports whether the limit ever let go."""
+        p = self.preset
+        direct = i_limit is None and r_series == 0.0
+        t = peak = 0.0
+        clamped_any = free_any = formed_now = finished = crossed = False
+        w_before = self._w
+        w_start: float | None = None
+        w_inf = v_cross = v_prog = 0.0
+        steps = 0
+        while True:
+            g, v0 = self._g_v0()
+            if direct:
+                v_dev, i, clamped = v_emf, g * v0 * _sinh(v_emf / v0), False
+            else:
+                v_dev, i, clamped = self._solve(v_emf, g, v0, i_limit, r_series)
+            if abs(i) > abs(peak):
+                peak = i
+            clamped_any, free_any = clamped_any or clamped, free_any or not clamped
+            remaining = duration - t
+            if remaining <= 0.0:
+                if finished or w_start is None:
+                    break
+                finished = True
+                self._finish_programming(w_start, w_inf)
+                direction = _crossing(w_before, self._w)
+                if direction:
+                    self._on_crossing(direction, v_cross if crossed else v_prog)
+                continue
+            if not self.formed:
+                rate = math.exp(min((abs(v_dev) - self.truth.v_form) / p.v_form_accel,
+                                    _ARG_MAX)) / p.tau_form
+                if self._damage + rate * remaining < 1.0:
+                    self._damage += rate * remaining
+                    t = duration
+                else:
+                    t = min(t + (1.0 - self._damage) / rate, duration)
+                    self._damage = 1.0
+                    self._form(v_emf, v_dev, i_limit, r_series, self.time_s + t)
+                    formed_now, w_before = True, self._w
+                continue
+            k, target = self._switch_rate(v_dev)
+            kv = self._vol_rate(v_dev)
+            dt = remaining
+            if not direct and steps < _MAX_SUBSTEPS:
+                dt = min(dt, self._max_step(k, target, kv))
+            w_prev = self._w
+            folded = self._evolve(k, target, kv, dt)
+            if folded is not None:
+                if w_start is None:
+                    w_start, w_inf = folded, target
+                v_prog = v_dev
+                if not crossed and _crossing(w_prev, self._w):
+                    crossed, v_cross = True, v_dev
+            t = duration if dt >= remaining else t + dt
+            steps += 1
+        self.time_s += duration
+        self.truth.peak_current = max(self.truth.peak_current, abs(peak))
+        return SegmentResult(i, v_dev, peak, clamped_any, formed_now), free_any
+
+    def apply(self, v: float, duration: float, i_limit: float | None = None,
+              r_series: float = 0.0) -> SegmentResult:
+        """Hold source EMF v for duration (s) through r_series (Ohm), current limited to i_limit."""
+        v = _finite("v", v)
+        duration = _non_negative("duration", duration)
+        if i_limit is not None:
+            i_limit = _positive("i_limit", i_limit)
+        r_series = _non_negative("r_series", r_series)
+        return self._segment(v, duration, i_limit, r_series)[0]
+
+    def apply_current(self, i: float, duration: float, v_limit: float,
+                      r_series: float = 0.0) -> SegmentResult:
+        """Source current i for duration; `limited` means the source hit v_limit (V compliance)."""
+        i = _finite("i", i)
+        duration = _non_negative("duration", duration)
+        v_limit = _positive("v_limit", v_limit)
+        r_series = _non_negative("r_series", r_series)
+        if i == 0.0:
+            return self._segment(0.0, duration, None, 0.0)[0]
+        result, free_any = self._segment(math.copysign(v_limit, i), duration, abs(i), r_series)
+        return replace(result, limited=free_any)
+
+    def idle(self, duration: float) -> None:
+        """0 V (or open) for duration: volatile decay and drift time only."""
+        self._segment(0.0, _non_negative("duration", duration), None, 0.0)
+
+    def apply_pulse_train(self, v_pulse: float, t_pulse: float, t_gap: float, n: int,
+                          v_read: float | None = None) -> PulseTrainResult:
+        """n identical pulses (no limit, no series R), each followed by t_gap at 0 V.
+
+        Equivalent to n × (apply(v_pulse, t_pulse); idle(t_gap); read_current(v_read)), computed
+        with numpy in closed form; only a forming or 0.5-crossing pulse takes the scalar path.
+        """
+        v_pulse = _finite("v_pulse", v_pulse)
+        t_pulse = _non_negative("t_pulse", t_pulse)
+        t_gap = _non_negative("t_gap", t_gap)
+        if isinstance(n, bool):
+            raise TypeError(f"n must be an int, got {n!r}")
+        n = operator.index(n)
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if v_read is not None:
+            v_read = _finite("v_read", v_read)
+        parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
+        done = 0
+        while done < n:
+            block = self._train_pristine if not self.formed else self._train_formed
+            part = block(v_pulse, t_pulse, t_gap, n - done, v_read)
+            if part[0].size == 0:
+                part = self._train_scalar(v_pulse, t_pulse, t_gap, v_read)
+            parts.append(part)
+            done += part[0].size
+        reads = None if v_read is None else np.concatenate([q[1] for q in parts])
+        return PulseTrainResult(reads, np.concatenate([q[0] for q in parts]),
+                                np.concatenate([q[2] for q in parts]), self.state)
+
+    def _train_scalar(self, v: float, tp: float, tg: float,
+                      v_read: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        peak = self.apply(v, tp).peak_current
+        self.idle(tg)
+        read = None if v_read is None else np.array([self.read_current(v_read)])
+        return np.array([self.conductance()]), read, np.array([peak])
+
+    def _read_block(self, g: np.ndarray, v0: np.ndarray | float,
+                    v_read: float | None) -> np.ndarray | None:
+        if v_read is None:
+            return None
+        i = g * v0 * np.sinh(np.clip(v_read / v0, -_ARG_MAX, _ARG_MAX))
+        if self.preset.noise:
+            i = i * (1.0 + self.preset.read_noise * self._rng.standard_normal(i.size))
+        return i
+
+    def _train_pristine(self, v: float, tp: float, tg: float, n: int,
+                        v_read: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Pulses that certainly do not form the device (margin of two pulses)."""
+        p = self.preset
+        rate_p = math.exp(min((abs(v) - self.truth.v_form) / p.v_form_accel, _ARG_MAX))
+        per_pulse = (rate_p * tp + math.exp(-self.truth.v_form / p.v_form_accel) * tg) / p.tau_form
+        m = n if per_pulse == 0.0 else min(n, max(0, math.ceil((1 - self._damage) / per_pulse) - 2))
+        self._damage += m * per_pulse
+        self.time_s += m * (tp + tg)
+        g = np.full(m, p.g_pristine)
+        peak = p.g_pristine * p.v0_pristine * _sinh(v / p.v0_pristine)
+        if m:
+            self.truth.peak_current = max(self.truth.peak_current, abs(peak))
+        return g, self._read_block(g, p.v0_pristine, v_read), np.full(m, peak)
+
+    def _train_formed(self, v: float, tp: float, tg: float, n: int,
+                      v_read: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Pulses up to (not including) the first one whose w crosses 0.5."""
+        p = self.preset
+        k, w_inf = self._switch_rate(v)
+        accel = self._drift_accel
+        w0 = self._w
+        if k > 0.0:
+            alpha = -math.expm1(-k * tp)
+            f_gap = self._drift(tg * accel)
+            a = np.full(n, 1.0 - alpha)
+            if p.noise:
+                noise = 1.0 + p.c2c_sigma_dw * self._rng.standard_normal(n)
+                a = np.clip(1.0 - alpha * noise, 0.0, 1.0)
+            x0 = w0 * self._drift(self._t_prog)
+            y1 = w_inf - a[0] * (w_inf - x0)
+            den = 1.0 - (1.0 - alpha) * f_gap
+            y_star = alpha * w_inf / den if den > 0.0 else y1
+            c = a * f_gap
+            c[0] = 1.0
+            with np.errstate(divide="ignore"):
+                y = y_star + (y1 - y_star) * np.exp(np.cumsum(np.log(c)))
+            w_start = np.empty(n)
+            w_start[0] = x0
+            w_start[1:] = y[:-1] * f_gap
+            w_end, w_read = y, y * f_gap
+        else:
+            t0, nu = p.drift_t0_s, p.drift_nu
+            t_start = self._t_prog + np.arange(n) * ((tp + tg) * accel)
+            w_start = w0 * ((t_start + t0) / t0) ** -nu
+            w_end = w0 * ((t_start + tp * accel + t0) / t0) ** -nu
+            w_read = w0 * ((t_start + (tp + tg) * accel + t0) / t0) ** -nu
+            y = np.full(n, w0)
+        prev = np.concatenate(([w0], y[:-1]))
+        crossed = ((prev < 0.5) & (y >= 0.5)) | ((prev >= 0.5) & (y < 0.5))
+        m = int(np.argmax(crossed)) if crossed.any() else n
+        empty = np.empty(0)
+        if m == 0:
+            return empty, None if v_read is None else empty, empty
+        w_start, w_end, w_read = w_start[:m], w_end[:m], w_read[:m]
+        kv = self._vol_rate(v)
+        s1 = _volatile_train(self._s1, kv, p.tau1_s, tp, tg, m)
+        s2 = _volatile_train(self._s2, kv, p.tau2_s, tp, tg, m)
+        window = self._g_on - self._g_off
+        dv0 = p.v0_lrs - p.v0_hrs
+
+        def level(w: np.ndarray, s1_: np.ndarray, s2_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            g = self._g_off + window * (w + p.dg1_frac * s1_ + p.dg2_frac * s2_)
+            return g, p.v0_hrs + w * dv0
+
+        currents = []
+        for w, s1_, s2_ in ((w_start, s1[0], s2[0]), (w_end, s1[1], s2[1])):
+            g, v0 = level(w, s1_, s2_)
+            currents.append(g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX)))
+        peak = np.where(np.abs(currents[1]) > np.abs(currents[0]), currents[1], currents[0])
+        g_read, v0_read = level(w_read, s1[2], s2[2])
+        self._w = float(y[m - 1])
+        self._t_prog = tg * accel if k > 0.0 else self._t_prog + m * (tp + tg) * accel
+        self._s1, self._s2 = float(s1[2][-1]), float(s2[2][-1])
+        self.time_s += m * (tp + tg)
+        self.truth.peak_current = max(self.truth.peak_current, float(np.max(np.abs(peak))))
+        return g_read, self._read_block(g_read, v0_read, v_read), peak
