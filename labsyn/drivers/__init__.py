@@ -1,0 +1,1 @@
+"""Instrument drivers: one module per family, each implementing capabilities."""

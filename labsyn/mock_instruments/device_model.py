@@ -6,15 +6,15 @@ device voltage is, so each constant-voltage segment is integrated in closed form
 pulse and a pulse train share one physics. With a series resistor or a current limit the segment
 is sub-stepped (Δw <= 0.02, Δs <= 0.1 per sub-step) and the device voltage re-solved each time.
 
-- Forming: dD/dt = exp((|V| − V_form)/V_accel)/tau_form (either polarity); at D = 1 the device
+- Forming: dD/dt = exp((|V| - V_form)/V_accel)/tau_form (either polarity); at D = 1 the device
   forms with G = clip(I_avail/V_min, G_off, G_on), I_avail = min(i_limit, |V_emf|/r_series). With
   I_avail/V_min > 10·G_on the device is overformed: stuck at LRS (truth.stuck = "LRS").
-- SET (V > V_set): dw/dt = k·(1 − w); RESET (V < −V_reset): dw/dt = −k·w;
-  k = k0·(exp((|V| − V_th)/V_slope) − 1)·exp(−Ea/k_B·(1/T − 1/T0)).
-- G = G_off + w_eff·(G_on − G_off) + (dG1·s1 + dG2·s2); I = G·V0·sinh(V/V0), V0 linear in w.
-- Volatile: ds_i/dt = k_v(V)·(1 − s_i) − s_i/tau_i above V_vol, else −s_i/tau_i.
-- Retention: w_eff = w·((t + t0)/t0)^(−nu), t counted since the last segment that drove the device
-  beyond a switching threshold, accelerated by exp(Ea_ret/k_B·(1/T0 − 1/T)).
+- SET (V > V_set): dw/dt = k·(1 - w); RESET (V < -V_reset): dw/dt = -k·w;
+  k = k0·(exp((|V| - V_th)/V_slope) - 1)·exp(-Ea/k_B·(1/T - 1/T0)).
+- G = G_off + w_eff·(G_on - G_off) + (dG1·s1 + dG2·s2); I = G·V0·sinh(V/V0), V0 linear in w.
+- Volatile: ds_i/dt = k_v(V)·(1 - s_i) - s_i/tau_i above V_vol, else -s_i/tau_i.
+- Retention: w_eff = w·((t + t0)/t0)^(-nu), t counted since the last segment that drove the device
+  beyond a switching threshold, accelerated by exp(Ea_ret/k_B·(1/T0 - 1/T)).
 - Endurance: a cycle is an upward 0.5 crossing after a downward one; past n_onset the
   log-levels close towards their geometric mean by p·log10(n/n_onset); at n_stuck the device
   sticks at LRS or HRS (per device).
@@ -25,9 +25,9 @@ Default preset `HFOX` (nominal device, 300 K):
 - 3 kOhm / 60 kOhm (on/off 20) at 0 V; V0 0.3 V (HRS) to 1.5 V (LRS); pristine ~1 GOhm.
 - V_form Weibull, scale 2.8 V, shape 8; a 20 mV / 10 ms ramp forms at ~V_form; post-forming
   R ≈ 0.4 V / I_cc (4 kOhm at 100 µA).
-- 20 mV / 10 ms DC sweep: SET (w crosses 0.5) at ~+0.90 V, RESET at ~−1.02 V without
+- 20 mV / 10 ms DC sweep: SET (w crosses 0.5) at ~+0.90 V, RESET at ~-1.02 V without
   compliance; under a SET compliance the LRS settles where V_dev falls to ~V_set = 0.75 V.
-- Identical pulses: LTP +1.1 V / 1 µs and LTD −1.3 V / 1 µs, k·t_pw = 0.04, i.e. NeuroSim
+- Identical pulses: LTP +1.1 V / 1 µs and LTD -1.3 V / 1 µs, k·t_pw = 0.04, i.e. NeuroSim
   A = 25 pulses (98 % of the window after 100 pulses).
 - PPF: tau1 = 100 µs, tau2 = 1 ms; dG1, dG2 = 5 %, 3 % of the window; active above 0.3 V.
 - Retention nu = 0.02 (t0 = 1 s, Ea 1.2 eV); endurance onset 1e5 cycles, stuck ~3e6.
@@ -42,7 +42,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from labsyn.mock_instruments.presets import HFOX, DeviceParams, RRAMPreset, draw_device_params
+from labsyn.mock_instruments.presets import (
+    HFOX,
+    DeviceParams,
+    RRAMPreset,
+    device_rng,
+    draw_device_params,
+)
 
 __all__ = [
     "HFOX", "DeviceParams", "GroundTruth", "PulseTrainResult", "RRAMDevice", "RRAMPreset",
@@ -97,40 +103,12 @@ class GroundTruth:
     stuck: str | None = None  # "LRS", "HRS" or None
 
 
-def _seed_word(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    n = int(value)
-    return 2 * n if n >= 0 else -2 * n - 1
-
-
-def device_rng(wafer_seed: int, die: tuple[int, int], device: int) -> np.random.Generator:
-    """Generator keyed by (wafer seed, die column, die row, device index); negatives allowed."""
-    if len(die) != 2:
-        raise ValueError(f"die must be (column, row), got {die!r}")
-    words = [_seed_word("wafer_seed", wafer_seed), _seed_word("die column", die[0]),
-             _seed_word("die row", die[1]), _seed_word("device", device)]
-    return np.random.default_rng(np.random.SeedSequence(words))
-
-
-def _finite(name: str, value: float) -> float:
+def _checked(name: str, value: float, low: float = -math.inf, strict: bool = False) -> float:
+    """value as a finite float >= low (> low if strict), else a ValueError naming it."""
     x = float(value)
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return x
-
-
-def _non_negative(name: str, value: float) -> float:
-    x = _finite(name, value)
-    if x < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return x
-
-
-def _positive(name: str, value: float) -> float:
-    x = _finite(name, value)
-    if x <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not math.isfinite(x) or x < low or (strict and x == low):
+        bound = "" if low == -math.inf else f" and {'>' if strict else '>='} {low:g}"
+        raise ValueError(f"{name} must be finite{bound}, got {value!r}")
     return x
 
 
@@ -146,6 +124,15 @@ def _crossing(before: float, after: float) -> int:
     return 0
 
 
+def _powers(ratio: float, m: int) -> np.ndarray:
+    """ratio**[0, 1, ..., m-1] for 0 <= ratio <= 1."""
+    if ratio <= 0.0:
+        out = np.zeros(m)
+        out[0] = 1.0
+        return out
+    return np.exp(np.arange(m) * math.log(ratio))
+
+
 def _volatile_train(s0: float, kv: float, tau: float, tp: float, tg: float,
                     m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Volatile state at pulse start, pulse end and gap end for m identical pulses."""
@@ -155,7 +142,7 @@ def _volatile_train(s0: float, kv: float, tau: float, tp: float, tg: float,
     first = s_inf + (s0 - s_inf) * ep
     ratio = ep * eg
     s_star = s_inf * (1.0 - ep) / (1.0 - ratio) if ratio < 1.0 else first
-    s_end = s_star + (first - s_star) * ratio ** np.arange(m)
+    s_end = s_star + (first - s_star) * _powers(ratio, m)
     s_start = np.empty(m)
     s_start[0] = s0
     s_start[1:] = s_end[:-1] * eg
@@ -199,7 +186,7 @@ class RRAMDevice:
 
     @temperature_k.setter
     def temperature_k(self, value: float) -> None:
-        t = _positive("temperature_k", value)
+        t = _checked("temperature_k", value, 0.0, strict=True)
         inv = 1.0 / self.preset.t_ref_k - 1.0 / t
         self._temperature_k = t
         self._rate_factor = math.exp(self.preset.ea_switch_ev / K_B_EV * inv)
@@ -232,18 +219,18 @@ class RRAMDevice:
         g, v0 = self._g_v0()
         if isinstance(v, np.ndarray):
             return g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX))
-        return g * v0 * _sinh(_finite("v", v) / v0)
+        return g * v0 * _sinh(_checked("v", v) / v0)
 
     def read_current(self, v: float) -> float:
         """`current(v)` with relative Gaussian read noise; takes no device time."""
-        i = self.current(_finite("v", v))
+        i = self.current(_checked("v", v))
         if self.preset.noise:
             i *= 1.0 + self.preset.read_noise * self._rng.standard_normal()
         return i
 
     def switching_rate(self, v: float) -> float:
         """SET or RESET rate k (1/s) at device voltage v in the present state; 0 below threshold."""
-        return self._switch_rate(_finite("v", v))[0]
+        return self._switch_rate(_checked("v", v))[0]
 
     def _switch_rate(self, v_dev: float) -> tuple[float, float]:
         if self.truth.stuck is not None or not self.formed:
@@ -435,20 +422,20 @@ class RRAMDevice:
     def apply(self, v: float, duration: float, i_limit: float | None = None,
               r_series: float = 0.0) -> SegmentResult:
         """Hold source EMF v for duration (s) through r_series (Ohm), current limited to i_limit."""
-        v = _finite("v", v)
-        duration = _non_negative("duration", duration)
+        v = _checked("v", v)
+        duration = _checked("duration", duration, 0.0)
         if i_limit is not None:
-            i_limit = _positive("i_limit", i_limit)
-        r_series = _non_negative("r_series", r_series)
+            i_limit = _checked("i_limit", i_limit, 0.0, strict=True)
+        r_series = _checked("r_series", r_series, 0.0)
         return self._segment(v, duration, i_limit, r_series)[0]
 
     def apply_current(self, i: float, duration: float, v_limit: float,
                       r_series: float = 0.0) -> SegmentResult:
         """Source current i for duration; `limited` means the source hit v_limit (V compliance)."""
-        i = _finite("i", i)
-        duration = _non_negative("duration", duration)
-        v_limit = _positive("v_limit", v_limit)
-        r_series = _non_negative("r_series", r_series)
+        i = _checked("i", i)
+        duration = _checked("duration", duration, 0.0)
+        v_limit = _checked("v_limit", v_limit, 0.0, strict=True)
+        r_series = _checked("r_series", r_series, 0.0)
         if i == 0.0:
             return self._segment(0.0, duration, None, 0.0)[0]
         result, free_any = self._segment(math.copysign(v_limit, i), duration, abs(i), r_series)
@@ -456,25 +443,25 @@ class RRAMDevice:
 
     def idle(self, duration: float) -> None:
         """0 V (or open) for duration: volatile decay and drift time only."""
-        self._segment(0.0, _non_negative("duration", duration), None, 0.0)
+        self._segment(0.0, _checked("duration", duration, 0.0), None, 0.0)
 
     def apply_pulse_train(self, v_pulse: float, t_pulse: float, t_gap: float, n: int,
                           v_read: float | None = None) -> PulseTrainResult:
         """n identical pulses (no limit, no series R), each followed by t_gap at 0 V.
 
-        Equivalent to n × (apply(v_pulse, t_pulse); idle(t_gap); read_current(v_read)), computed
+        Equivalent to n x (apply(v_pulse, t_pulse); idle(t_gap); read_current(v_read)), computed
         with numpy in closed form; only a forming or 0.5-crossing pulse takes the scalar path.
         """
-        v_pulse = _finite("v_pulse", v_pulse)
-        t_pulse = _non_negative("t_pulse", t_pulse)
-        t_gap = _non_negative("t_gap", t_gap)
+        v_pulse = _checked("v_pulse", v_pulse)
+        t_pulse = _checked("t_pulse", t_pulse, 0.0)
+        t_gap = _checked("t_gap", t_gap, 0.0)
         if isinstance(n, bool):
             raise TypeError(f"n must be an int, got {n!r}")
         n = operator.index(n)
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         if v_read is not None:
-            v_read = _finite("v_read", v_read)
+            v_read = _checked("v_read", v_read)
         parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
         done = 0
         while done < n:

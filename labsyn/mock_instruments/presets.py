@@ -1,4 +1,4 @@
-"""Device presets for the RRAM rate model and the per-device (D2D) parameter draw.
+"""Presets of the RRAM rate model, and the per-device (D2D) draw keyed by wafer, die and device.
 
 `HFOX` is the default: a bipolar filamentary HfOx cell. Its key figures are listed in the
 docstring of `labsyn.mock_instruments.device_model`; the bench script
@@ -25,7 +25,7 @@ _POSITIVE = (
 class RRAMPreset:
     """Nominal parameters of one device type (SI units; rates in 1/s; energies in eV).
 
-    Switching rate above threshold: k(V) = k0·(exp((|V| − V_th)/V_slope) − 1)·Arrhenius(T).
+    Switching rate above threshold: k(V) = k0·(exp((|V| - V_th)/V_slope) - 1)·Arrhenius(T).
     """
 
     name: str = "HfOx"
@@ -36,14 +36,14 @@ class RRAMPreset:
     v0_hrs: float = 0.3  # V, sinh scale at w = 0 (strongly nonlinear HRS)
     v0_lrs: float = 1.5  # V, sinh scale at w = 1 (nearly ohmic LRS)
     v0_pristine: float = 0.4  # V, sinh scale of the pristine oxide
-    # Stochastic forming: dD/dt = exp((|V| − V_form)/v_form_accel)/tau_form, forms at D = 1
+    # Stochastic forming: dD/dt = exp((|V| - V_form)/v_form_accel)/tau_form, forms at D = 1
     v_form_scale: float = 2.8  # V, Weibull scale of V_form across devices
     v_form_shape: float = 8.0  # Weibull shape (modulus) of V_form
     tau_form: float = 0.05  # s, damage time at |V| = V_form (a 2 V/s ramp forms at ~V_form)
     v_form_accel: float = 0.1  # V per e-fold of the damage rate (voltage-time trade-off)
     v_min: float = 0.4  # V, post-forming G = I_avail / v_min (clipped to [g_off, g_on])
-    overform_ratio: float = 10.0  # I_avail/v_min above this × g_on: overformed, stuck at LRS
-    # Soft-bounded SET (dw/dt = k·(1 − w)) and RESET (dw/dt = −k·w)
+    overform_ratio: float = 10.0  # I_avail/v_min above this x g_on: overformed, stuck at LRS
+    # Soft-bounded SET (dw/dt = k·(1 - w)) and RESET (dw/dt = -k·w)
     v_set_th: float = 0.75  # V, SET threshold
     v_set_slope: float = 0.03  # V per e-fold of the SET rate
     k0_set: float = 0.34  # 1/s, SET rate prefactor
@@ -56,15 +56,15 @@ class RRAMPreset:
     ltp_pulse_s: float = 1e-6  # s, LTP write width
     ltd_pulse_v: float = -1.3  # V, identical-pulse LTD write amplitude (k·t_pw = 0.04)
     ltd_pulse_s: float = 1e-6  # s, LTD write width
-    # Volatile states s1, s2: ds/dt = k_v(V)·(1 − s) − s/tau above v_vol_th, else −s/tau
+    # Volatile states s1, s2: ds/dt = k_v(V)·(1 - s) - s/tau above v_vol_th, else -s/tau
     v_vol_th: float = 0.3  # V, activation threshold (above reads, below switching)
     v_vol_slope: float = 0.1  # V per e-fold of k_v
     k0_vol: float = 5.5e3  # 1/s, k_v prefactor
     tau1_s: float = 100e-6  # s, fast volatile decay (PPF tau1)
     tau2_s: float = 1e-3  # s, slow volatile decay (PPF tau2)
-    dg1_frac: float = 0.05  # fraction of the window (g_on − g_off) carried by s1 = 1
+    dg1_frac: float = 0.05  # fraction of the window (g_on - g_off) carried by s1 = 1
     dg2_frac: float = 0.03  # fraction of the window carried by s2 = 1
-    # Retention: w_eff = w·((t + t0)/t0)^(−nu), t accelerated by Arrhenius (ea_retention_ev)
+    # Retention: w_eff = w·((t + t0)/t0)^(-nu), t accelerated by Arrhenius (ea_retention_ev)
     drift_nu: float = 0.02  # power-law drift exponent
     drift_t0_s: float = 1.0  # s, drift reference time
     ea_retention_ev: float = 1.2  # eV, activation energy of the drift clock
@@ -79,7 +79,7 @@ class RRAMPreset:
     sigma_ln_g_on: float = 0.1  # log-normal spread of g_on
     sigma_ln_g_off: float = 0.25  # log-normal spread of g_off
     sigma_ln_k0: float = 0.2  # log-normal spread of k0_set and k0_reset
-    sigma_v_th: float = 0.03  # V, normal spread of v_set_th and v_reset_th
+    sigma_v_th: float = 0.02  # V, normal spread of v_set_th and v_reset_th
     sigma_ln_n_onset: float = 0.3  # log-normal spread of n_onset
     # Cycle-to-cycle and read noise
     noise: bool = True  # False: no C2C and no read noise (exact tests)
@@ -131,12 +131,11 @@ class DeviceParams:
 
 def draw_device_params(preset: RRAMPreset, rng: np.random.Generator) -> DeviceParams:
     """Draw one device around the preset; always consumes the same number of draws."""
-    z = rng.standard_normal(8)
+    z = [float(x) for x in rng.standard_normal(8)]
     weibull = float(rng.weibull(preset.v_form_shape))
     lrs = bool(rng.random() < preset.stuck_lrs_probability)
     if not preset.d2d:
-        z[:] = 0.0
-        weibull = 1.0
+        z, weibull = [0.0] * 8, 1.0
     g_on = preset.g_on * math.exp(preset.sigma_ln_g_on * z[0])
     g_off = min(preset.g_off * math.exp(preset.sigma_ln_g_off * z[1]), 0.5 * g_on)
     n_onset = preset.n_onset * math.exp(preset.sigma_ln_n_onset * z[6])
@@ -150,6 +149,22 @@ def draw_device_params(preset: RRAMPreset, rng: np.random.Generator) -> DevicePa
         v_reset_th=max(preset.v_reset_th + preset.sigma_v_th * z[5], floor),
         v_form=preset.v_form_scale * weibull,
         n_onset=n_onset,
-        n_stuck=n_onset * 10 ** max(preset.stuck_decades + preset.stuck_decades_sigma * z[7], 0.0),
+        n_stuck=n_onset * 10 ** max(preset.stuck_decades + preset.stuck_decades_sigma * z[7], 0),
         stuck_mode="LRS" if lrs else "HRS",
     )
+
+
+def _seed_word(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    n = int(value)
+    return 2 * n if n >= 0 else -2 * n - 1
+
+
+def device_rng(wafer_seed: int, die: tuple[int, int], device: int) -> np.random.Generator:
+    """Generator keyed by (wafer seed, die column, die row, device index); negatives allowed."""
+    if len(die) != 2:
+        raise ValueError(f"die must be (column, row), got {die!r}")
+    words = [_seed_word("wafer_seed", wafer_seed), _seed_word("die column", die[0]),
+             _seed_word("die row", die[1]), _seed_word("device", device)]
+    return np.random.default_rng(np.random.SeedSequence(words))

@@ -1,0 +1,331 @@
+"""Keithley 2450 SourceMeter in its native SCPI language (``*LANG SCPI``).
+
+pymeasure's own 2450 driver works only in "SCPI 2400" emulation and clamps out-of-range values
+silently; this driver speaks the 2450's SCPI, validates strictly (nothing clamps), checks the
+coupled 105 mA-above-21 V envelope on the whole configuration, and runs sweeps and pulse trains
+instrument-side: a 1000-point sweep is configured once, triggered once and read back as one buffer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from typing import Any
+
+import numpy as np
+from pymeasure.instruments import Instrument
+
+from labsyn.errors import InstrumentError, InstrumentReplyError, InstrumentTimeout, LimitError
+
+from .base import LabsynInstrument
+from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
+from .keithley_2450_program import (
+    measure_time,
+    pulse_train_commands,
+    staircase_commands,
+    train_duration,
+)
+from .sequence import PulseTrain, Sequence, SequenceData, Staircase
+from .validators import strict_choice, strict_integer_range, strict_range
+
+MAX_VOLTAGE, MAX_CURRENT, MIN_CURRENT_LIMIT = 210.0, 1.05, 1e-9
+HIGH_VOLTAGE, HIGH_VOLTAGE_MAX_CURRENT = 21.0, 0.105
+MIN_PULSE_WIDTH = 1e-3
+LIST_MAX_POINTS = 2500
+SOURCE_STATUS_LIMIT = 32
+RAMP_ABOVE_V = 20.0
+POLL_S = 0.01
+ABORT_SLICE_S = 0.05
+_TOKENS = itertools.count(1)
+
+
+def check_power_envelope(voltage: float, current_limit: float) -> None:
+    """At most 105 mA when more than 21 V is sourced (2450 power envelope)."""
+    if abs(voltage) > HIGH_VOLTAGE and current_limit > HIGH_VOLTAGE_MAX_CURRENT:
+        raise LimitError("current limit", f"{current_limit:g} A at {voltage:g} V",
+                         "≤ 0.105 A above 21 V (≤ 1.05 A up to 21 V)")
+
+
+def limited(getter: Any, setter: Any, low: float, high: float, doc: str) -> property:
+    """A property whose setter is range-checked by code (for the meta-test: `.limits`)."""
+    prop = property(getter, setter, doc=doc)
+    setter.limits = (low, high)
+    return prop
+
+
+class Keithley2450(LabsynInstrument):
+    """Keithley 2450 SourceMeter (native SCPI); implements `SourceMeter` for one terminal."""
+
+    limits = SourceMeterLimits(max_voltage=MAX_VOLTAGE, max_current=MAX_CURRENT,
+                               min_current_limit=MIN_CURRENT_LIMIT,
+                               min_pulse_width=MIN_PULSE_WIDTH, max_list_points=LIST_MAX_POINTS,
+                               min_nplc=0.01, max_nplc=10.0)
+
+    language = Instrument.measurement("*LANG?", "Get the command language (SCPI, TSP, "
+                                      "SCPI2400).", cast=str)
+    source_function = Instrument.control(
+        ":SOUR:FUNC?", ":SOUR:FUNC %s", "Control the source function (voltage or current).",
+        validator=strict_choice("source function"),
+        values={"voltage": "VOLT", "current": "CURR"}, map_values=True)
+    source_voltage_range = Instrument.control(
+        ":SOUR:VOLT:RANG?", ":SOUR:VOLT:RANG %g", "Control the voltage source range (V).",
+        validator=strict_range("voltage source range", "V"), values=(0.02, MAX_VOLTAGE))
+    source_voltage_range_auto = Instrument.control(
+        ":SOUR:VOLT:RANG:AUTO?", ":SOUR:VOLT:RANG:AUTO %d", "Control voltage source autorange.",
+        validator=strict_choice("voltage source autorange"), values={True: 1, False: 0},
+        map_values=True)
+    source_delay = Instrument.control(
+        ":SOUR:VOLT:DEL?", ":SOUR:VOLT:DEL %g", "Control the source delay (s).",
+        validator=strict_range("source delay", "s"), values=(0.0, 1e4))
+    source_delay_auto = Instrument.control(
+        ":SOUR:VOLT:DEL:AUTO?", ":SOUR:VOLT:DEL:AUTO %d", "Control the automatic source delay.",
+        validator=strict_choice("automatic source delay"), values={True: 1, False: 0},
+        map_values=True)
+    voltage_limit = Instrument.control(
+        ":SOUR:CURR:VLIM?", ":SOUR:CURR:VLIM %g", "Control the voltage limit when sourcing "
+        "current (V).", validator=strict_range("voltage limit", "V"), values=(0.02, MAX_VOLTAGE))
+    current_nplc = Instrument.control(
+        ":SENS:CURR:NPLC?", ":SENS:CURR:NPLC %g", "Control the current aperture (PLC).",
+        validator=strict_range("NPLC"), values=(0.01, 10.0))
+    current_range = Instrument.control(
+        ":SENS:CURR:RANG?", ":SENS:CURR:RANG %g", "Control the current measure range (A).",
+        validator=strict_range("current measure range", "A"), values=(1e-8, MAX_CURRENT))
+    current_range_auto = Instrument.control(
+        ":SENS:CURR:RANG:AUTO?", ":SENS:CURR:RANG:AUTO %d", "Control current autorange.",
+        validator=strict_choice("current autorange"), values={True: 1, False: 0},
+        map_values=True)
+    autozero = Instrument.control(
+        ":SENS:CURR:AZER?", ":SENS:CURR:AZER %d", "Control autozero of current readings.",
+        validator=strict_choice("autozero"), values={True: 1, False: 0}, map_values=True)
+    sense_count = Instrument.control(
+        ":SENS:COUN?", ":SENS:COUN %d", "Control readings per measure request.",
+        validator=strict_integer_range("sense count"), values=(1, 300_000))
+    output_enabled = Instrument.control(
+        ":OUTP?", ":OUTP %d", "Control the output relay (True = on).",
+        validator=strict_choice("output state"), values={True: 1, False: 0}, map_values=True)
+    output_off_mode = Instrument.control(
+        ":OUTP:SMOD?", ":OUTP:SMOD %s", "Control the output-off state.",
+        validator=strict_choice("output-off state"),
+        values={"normal": "NORM", "high_impedance": "HIMP", "zero": "ZERO", "guard": "GUAR"},
+        map_values=True)
+    current_limit_tripped = Instrument.measurement(
+        ":SOUR:VOLT:ILIM:TRIP?", "Get whether the current limit is in force.", cast=bool)
+
+    def __init__(self, adapter: Any, name: str = "Keithley 2450", **kwargs: Any) -> None:
+        kwargs.setdefault("read_termination", "\n")
+        kwargs.setdefault("write_termination", "\n")
+        super().__init__(adapter, name, **kwargs)
+        self._known: dict[str, float] = {}
+        self._abort = threading.Event()
+        self._line_frequency: float | None = None
+        self._token = f"{next(_TOKENS)}"
+        self._lists: set[str] = set()
+        language = self.language.strip()
+        if language != "SCPI":
+            raise InstrumentError(self.name, "*LANG?", f"command language is {language!r}; "
+                                  "send *LANG SCPI and power-cycle the 2450")
+
+    # -- coupled settings -----------------------------------------------------------------------
+    def _known_value(self, key: str, query: str) -> float:
+        if key not in self._known:
+            self._known[key] = self.numbers(query, expected=1)[0]
+        return self._known[key]
+
+    def _get_source_voltage(self) -> float:
+        return self.numbers(":SOUR:VOLT?", expected=1)[0]
+
+    def _set_source_voltage(self, level: float) -> None:
+        level = strict_range("source voltage", "V")(level, (-MAX_VOLTAGE, MAX_VOLTAGE))
+        check_power_envelope(level, self._known_value("ilimit", ":SOUR:VOLT:ILIM?"))
+        self.write(f":SOUR:VOLT {level:.9g}")
+        self._known["voltage"] = level
+
+    def _get_current_limit(self) -> float:
+        return self.numbers(":SOUR:VOLT:ILIM?", expected=1)[0]
+
+    def _set_current_limit(self, limit: float) -> None:
+        limit = strict_range("current limit", "A")(limit, (MIN_CURRENT_LIMIT, MAX_CURRENT))
+        check_power_envelope(self._known_value("voltage", ":SOUR:VOLT?"), limit)
+        self.write(f":SOUR:VOLT:ILIM {limit:.9g}")
+        self._known["ilimit"] = limit
+
+    source_voltage = limited(_get_source_voltage, _set_source_voltage, -MAX_VOLTAGE, MAX_VOLTAGE,
+                             "Control the source voltage level (V); checked with the limit.")
+    current_limit = limited(_get_current_limit, _set_current_limit, MIN_CURRENT_LIMIT,
+                            MAX_CURRENT, "Control the current limit when sourcing V (A).")
+
+    # -- SourceMeter capability -----------------------------------------------------------------
+    def apply_voltage(self, level: float, current_limit: float) -> None:
+        """Limit first, then level, then output on; every value checked before sending."""
+        level = strict_range("source voltage", "V")(level, (-MAX_VOLTAGE, MAX_VOLTAGE))
+        current_limit = strict_range("current limit", "A")(current_limit,
+                                                          (MIN_CURRENT_LIMIT, MAX_CURRENT))
+        check_power_envelope(level, current_limit)
+        with self.lock:
+            self.write(":SOUR:FUNC VOLT;:SOUR:VOLT:RANG:AUTO 1")
+            self.write(f":SOUR:VOLT:ILIM {current_limit:.9g}")
+            self.write(f":SOUR:VOLT {level:.9g}")
+            self.write(":OUTP ON")
+        self._known.update(voltage=level, ilimit=current_limit)
+
+    def measure(self) -> SpotReading:
+        """One reading: current, source readback and the limit flag (``:READ?``)."""
+        with self.lock:
+            self.write(':SENS:FUNC "CURR"')
+            command = ':READ? "defbuffer1", READ, SOUR, SOURSTAT'
+            current, voltage, status = self.numbers(command, expected=3)
+        return SpotReading(voltage, current, bool(int(status) & SOURCE_STATUS_LIMIT))
+
+    def check_sequence(self, sequence: Sequence) -> None:
+        """Every level, limit and timing against the 2450's limits; raises before sending."""
+        strict_range("NPLC")(sequence.nplc, (0.01, 10.0))
+        for segment in sequence.segments:
+            name = segment.label or type(segment).__name__
+            strict_range(f"{name} current limit", "A")(segment.current_limit,
+                                                       (MIN_CURRENT_LIMIT, MAX_CURRENT))
+            levels = segment.levels if isinstance(segment, Staircase) else (
+                *segment.amplitudes, segment.base,
+                *(() if segment.read_level is None else (segment.read_level,)))
+            peak = float(np.max(np.abs(levels)))
+            strict_range(f"{name} level", "V")(peak, (0.0, MAX_VOLTAGE))
+            check_power_envelope(peak, segment.current_limit)
+            if isinstance(segment, Staircase):
+                strict_range(f"{name} dwell", "s")(segment.dwell, (0.0, 1e4))
+            else:
+                self._check_train(segment, name, sequence.nplc)
+
+    def _check_train(self, train: PulseTrain, name: str, nplc: float) -> None:
+        strict_range(f"{name} pulse width", "s")(train.width, (MIN_PULSE_WIDTH, 1e4))
+        minimum = train.width + train.read_delay + 0.5e-3 + (
+            measure_time(nplc, self.line_frequency, autozero=False)
+            if train.read_level is not None else 0.0)
+        strict_range(f"{name} period", "s")(train.period, (minimum, 1e5))
+        strict_integer_range(f"{name} pulse count")(train.points, (1, 1_048_575))
+
+    @property
+    def line_frequency(self) -> float:
+        if self._line_frequency is None:
+            self._line_frequency = self.numbers(":SYST:LFR?", expected=1)[0]
+        return self._line_frequency
+
+    def run(self, sequence: Sequence, should_abort: AbortCheck | None = None) -> SequenceData:
+        """Run each segment instrument-side; on abort, return what was measured (flagged)."""
+        self.check_sequence(sequence)
+        self._abort.clear()
+        parts: list[SequenceData] = []
+        for index, segment in enumerate(sequence.segments):
+            if isinstance(segment, Staircase):
+                chunks = [segment] if segment.is_linear() else _chunks(segment, LIST_MAX_POINTS)
+                for chunk in chunks:
+                    parts.append(self._run_staircase(chunk, sequence.nplc, index, should_abort))
+                    if parts[-1].aborted:
+                        return SequenceData.concatenate(parts, aborted=True)
+            else:
+                parts.append(self._run_train(segment, sequence.nplc, index, should_abort))
+                if parts[-1].aborted:
+                    return SequenceData.concatenate(parts, aborted=True)
+        self.check_errors("run sequence")
+        return SequenceData.concatenate(parts)
+
+    def _run_staircase(self, step: Staircase, nplc: float, index: int,
+                       should_abort: AbortCheck | None) -> SequenceData:
+        commands, duration = staircase_commands(step, nplc, self.line_frequency)
+        return self._execute(commands, duration, step.points, index, step.label, should_abort)
+
+    def _run_train(self, train: PulseTrain, nplc: float, index: int,
+                   should_abort: AbortCheck | None) -> SequenceData:
+        names = (f"labsynW{self._token}", f"labsynR{self._token}")
+        deletes = [f':SOUR:CONF:LIST:DEL "{n}"' for n in names if n in self._lists]
+        self.write(":OUTP OFF")
+        commands = deletes + pulse_train_commands(train, nplc, names)
+        self._lists.update(names)
+        expected = train.points if train.read_level is not None else 0
+        return self._execute(commands, train_duration(train), expected, index, train.label,
+                             should_abort)
+
+    def _execute(self, commands: list[str], duration: float, expected: int, index: int,
+                 label: str, should_abort: AbortCheck | None) -> SequenceData:
+        with self.lock:
+            for command in commands:
+                self.write(command)
+            self.check_errors("configure sequence")
+            start = self.clock.now()
+            self.write(":INIT")
+        aborted = self._wait_idle(start + duration, should_abort)
+        data = self._fetch(index, start, label)
+        if not aborted and len(data) != expected:
+            raise InstrumentReplyError(self.name, ":TRAC:ACT?", f"segment {label or index} "
+                                       f"stored {len(data)} readings, expected {expected}")
+        data.aborted = aborted
+        return data
+
+    def _wait_idle(self, expected_end: float, should_abort: AbortCheck | None) -> bool:
+        """Wait on the clock in slices, then poll the trigger state; True if aborted."""
+        def abort_requested() -> bool:
+            return self._abort.is_set() or (should_abort is not None and should_abort())
+
+        while self.clock.now() < expected_end:
+            if abort_requested():
+                self.write(":ABOR")
+                return True
+            self.clock.sleep(min(ABORT_SLICE_S, expected_end - self.clock.now()))
+        deadline = self.clock.now() + max(10.0, 0.5 * (expected_end - self.clock.now()))
+        while True:
+            state = self.ask(":TRIG:STAT?").split(";")[0].strip().upper()
+            if state in ("IDLE", "EMPTY"):
+                return False
+            if state in ("FAILED", "ABORTED"):
+                raise InstrumentError(self.name, ":TRIG:STAT?", f"trigger model {state}")
+            if abort_requested():
+                self.write(":ABOR")
+                return True
+            if self.clock.now() > deadline:
+                raise InstrumentTimeout(self.name, ":TRIG:STAT?", "trigger model still "
+                                        f"{state} long after its expected end")
+            self.clock.sleep(POLL_S)
+
+    def _fetch(self, index: int, start: float, label: str) -> SequenceData:
+        with self.lock:
+            count = int(self.numbers(':TRAC:ACT? "defbuffer1"', expected=1)[0])
+            if count == 0:
+                return SequenceData.empty()
+            values = np.asarray(self.numbers(
+                f':TRAC:DATA? 1, {count}, "defbuffer1", READ, SOUR, REL, SOURSTAT',
+                expected=4 * count)).reshape(count, 4)
+        return SequenceData(np.full(count, index), start + values[:, 2], values[:, 1],
+                            values[:, 0], (values[:, 3].astype(int) & SOURCE_STATUS_LIMIT) > 0,
+                            labels=[label])
+
+    def safe_off(self) -> None:
+        """From any state: stop the trigger model, source to 0, output off, verified."""
+        self._abort.set()
+        problems: list[Exception] = []
+        with self.lock:
+            for step in (self.clear_interface, lambda: self.write(":ABOR"),
+                         self._ramp_down, lambda: self.write(":OUTP OFF")):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - every step is tried
+                    problems.append(exc)
+            try:
+                if self.ask(":OUTP?").strip() not in ("0", "OFF"):
+                    problems.append(InstrumentError(self.name, ":OUTP?", "output still on"))
+            except Exception as exc:  # noqa: BLE001
+                problems.append(exc)
+        self._known.pop("voltage", None)
+        if problems:
+            raise problems[0]
+
+    def _ramp_down(self) -> None:
+        level = self._known.get("voltage", 0.0)
+        if abs(level) > RAMP_ABOVE_V:
+            for value in np.linspace(level, 0.0, int(math.ceil(abs(level) / 5.0)) + 1)[1:-1]:
+                self.write(f":SOUR:VOLT {value:.6g}")
+                self.clock.sleep(0.01)
+        self.write(":SOUR:VOLT 0;:SOUR:CURR 0")
+
+
+def _chunks(step: Staircase, size: int) -> list[Staircase]:
+    return [Staircase(step.levels[i:i + size], step.dwell, step.current_limit, step.label)
+            for i in range(0, step.points, size)]

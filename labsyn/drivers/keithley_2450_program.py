@@ -1,0 +1,86 @@
+"""Compiling `Sequence` segments into 2450 SCPI: sweep lists and block trigger models."""
+
+from __future__ import annotations
+
+from .sequence import PulseTrain, Staircase
+
+LIST_VALUES_PER_COMMAND = 100
+MEASURE_OVERHEAD_S = 250e-6
+MIN_SWEEP_DELAY_S = 50e-6
+BUFFER = '"defbuffer1"'
+
+
+def measure_time(nplc: float, line_frequency: float, autozero: bool = True) -> float:
+    """Time of one reading: aperture (twice with autozero) plus processing."""
+    return nplc / line_frequency * (2 if autozero else 1) + MEASURE_OVERHEAD_S
+
+
+def _setup(limit: float, nplc: float, autozero: bool) -> str:
+    return ";".join([":SOUR:FUNC VOLT", ":SOUR:VOLT:DEL:AUTO 0", ":SOUR:VOLT:DEL 0",
+                     f":SOUR:VOLT:ILIM {limit:.9g}", ":SOUR:VOLT:READ:BACK 1",
+                     ':SENS:FUNC "CURR"', f":SENS:CURR:NPLC {nplc:.6g}",
+                     f":SENS:CURR:AZER {1 if autozero else 0}", ":SENS:CURR:RANG:AUTO 1"])
+
+
+def staircase_commands(step: Staircase, nplc: float, line_frequency: float
+                       ) -> tuple[list[str], float]:
+    """Commands for one sweep (failAbort OFF: a SET sweep survives compliance), its duration."""
+    reading = measure_time(nplc, line_frequency)
+    delay = step.dwell - reading
+    delay = delay if delay >= MIN_SWEEP_DELAY_S else 0.0
+    commands = [_setup(step.current_limit, nplc, autozero=True), f":TRAC:CLE {BUFFER}"]
+    if step.is_linear():
+        commands.append(f":SOUR:SWE:VOLT:LIN {step.levels[0]:.9g}, {step.levels[-1]:.9g}, "
+                        f"{step.points}, {delay:.6g}, 1, BEST, OFF, OFF, {BUFFER}")
+    else:
+        for i in range(0, step.points, LIST_VALUES_PER_COMMAND):
+            values = ", ".join(f"{v:.9g}" for v in step.levels[i:i + LIST_VALUES_PER_COMMAND])
+            head = ":SOUR:LIST:VOLT" if i == 0 else ":SOUR:LIST:VOLT:APP"
+            commands.append(f"{head} {values}")
+        commands.append(f":SOUR:SWE:VOLT:LIST 1, {delay:.6g}, 1, OFF, {BUFFER}")
+    return commands, step.points * (delay + reading)
+
+
+def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str]) -> list[str]:
+    """A timer-paced trigger model: write pulse, then a read at `read_level`, N times.
+
+    Config list W holds one index per pulse (stepped with NEXT), R holds (read, base).
+    """
+    write_list, read_list = (f'"{n}"' for n in names)
+    peak = max(abs(v) for v in (*train.amplitudes, train.base, train.read_level or 0.0))
+    commands = [_setup(train.current_limit, nplc, autozero=False),
+                f":SOUR:VOLT:RANG:AUTO 0;:SOUR:VOLT:RANG {max(peak, 0.02):.6g}",
+                f":SOUR:CONF:LIST:CRE {write_list};:SOUR:CONF:LIST:CRE {read_list}"]
+    stores = [f":SOUR:VOLT {v:.9g};:SOUR:CONF:LIST:STOR {write_list}" for v in train.amplitudes]
+    for i in range(0, len(stores), 50):
+        commands.append(";".join(stores[i:i + 50]))
+    read = train.base if train.read_level is None else train.read_level
+    commands.append(f":SOUR:VOLT {read:.9g};:SOUR:CONF:LIST:STOR {read_list};"
+                    f":SOUR:VOLT {train.base:.9g};:SOUR:CONF:LIST:STOR {read_list}")
+    commands.append(";".join([
+        ":TRIG:TIM1:STAT OFF", ":TRIG:TIM1:CLE", f":TRIG:TIM1:DEL {train.period:.9g}",
+        f":TRIG:TIM1:COUN {train.points}", ":TRIG:TIM1:STAR:STIM NOT1",
+        ":TRIG:TIM1:STAR:GEN OFF", ":TRIG:TIM1:STAT ON"]))
+    blocks = [f"BUFF:CLE {{n}}, {BUFFER}",
+              f"CONF:REC {{n}}, {write_list}, {train.points}",
+              f"CONF:REC {{n}}, {read_list}, 2",
+              "SOUR:STAT {n}, ON",
+              "NOT {n}, 1"]
+    loop = len(blocks) + 1
+    blocks += ["WAIT {n}, TIM1",
+               f"CONF:NEXT {{n}}, {write_list}",
+               f"DEL:CONS {{n}}, {train.width:.9g}"]
+    if train.read_level is not None:
+        blocks += [f"CONF:REC {{n}}, {read_list}, 1",
+                   f"DEL:CONS {{n}}, {train.read_delay:.9g}",
+                   f"MEAS {{n}}, {BUFFER}"]
+    blocks += [f"CONF:REC {{n}}, {read_list}, 2",
+               f"BRAN:COUN {{n}}, {train.points}, {loop}",
+               "SOUR:STAT {n}, OFF"]
+    commands.append(':TRIG:LOAD "Empty"')
+    commands.append(";".join(":TRIG:BLOC:" + b.format(n=n) for n, b in enumerate(blocks, 1)))
+    return commands
+
+
+def train_duration(train: PulseTrain) -> float:
+    return train.points * train.period

@@ -1,0 +1,303 @@
+"""Serve a simulated bench on loopback TCP sockets, one raw-SCPI socket per instrument.
+
+>>> with serve_bench(bench) as server:
+...     rm = pyvisa.ResourceManager("@py")
+...     smu = rm.open_resource(server.addresses[0][1], read_termination="\\n")
+
+Each LF-terminated message (a trailing CR is dropped) is executed as the VISA backend executes a
+write, and its reply is sent once it is ready on the bench clock. A status socket answers
+``STATUS?`` with one line of JSON describing every instrument's output.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import signal
+import socket
+import socketserver
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .bench import Bench, SimInstrument
+
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+class _Endpoint:
+    """One simulated instrument behind one port; exchanges on it run one at a time."""
+
+    def __init__(self, bench: Bench, instrument: SimInstrument, addresses: list[str],
+                 stop: threading.Event) -> None:
+        self.bench = bench
+        self.instrument = instrument
+        self.addresses = addresses
+        self.stop = stop
+        self.exchange = threading.Lock()
+
+    def lost(self) -> bool:
+        return any(address in self.bench.faults.lost for address in self.addresses)
+
+    def execute(self, data: bytes) -> bytes | None:
+        """Run one program message; its reply once ready, b"" if none, None if the link is lost."""
+        bench, instrument = self.bench, self.instrument
+        with self.exchange:
+            with bench.lock:
+                if self.lost():
+                    return None
+                message = data.decode("ascii", errors="replace")
+                fault = None
+                for address in self.addresses:
+                    fault = bench.faults.take(address, message)
+                    if fault is not None:
+                        break
+                if fault is not None and fault.kind == "disconnect":
+                    bench.faults.lost.add(self.addresses[0])
+                    return None
+                bench.transport_delay(len(data))
+                bench.sync()
+                instrument.receive(data, bench.clock.now())
+                if fault is not None:
+                    instrument.inject(fault.kind, fault.error)
+                reply = instrument.next_reply()
+            if reply is None:
+                return b""
+            self._wait_until(reply.ready_at)
+            with bench.lock:
+                bench.sync()
+                if instrument.next_reply() is None:
+                    return b""
+                out = instrument.pop_reply()
+                bench.transport_delay(len(out))
+            return out
+
+    def _wait_until(self, t: float) -> None:
+        clock = self.bench.clock
+        if clock.mode == "instant":
+            with self.bench.lock:
+                clock.sleep_until(t)
+            return
+        while not self.stop.is_set() and (remaining := t - clock.now()) > 0:
+            self.stop.wait(min(remaining / clock.speedup, 0.1))
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    """A listening socket whose connection threads end when the server closes."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, handler: type[socketserver.BaseRequestHandler],
+                 owner: BenchServer, endpoint: _Endpoint | None = None) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.owner = owner
+        self.endpoint = endpoint
+        self.connections: set[socket.socket] = set()
+        self.guard = threading.Lock()
+        super().__init__((host, port), handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.guard:
+            if self.owner.stopping.is_set():
+                self.shutdown_request(request)
+                return
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.guard:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self.guard:
+            for conn in self.connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def _messages(conn: socket.socket) -> Iterator[bytes]:
+    """LF-terminated messages from `conn`, without LF or a trailing CR, until the peer closes."""
+    buffer = b""
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            line = line.removesuffix(b"\r")
+            if line.strip():
+                yield line
+        if len(buffer) > MAX_MESSAGE_BYTES:
+            return
+
+
+def _send(conn: socket.socket, data: bytes) -> bool:
+    try:
+        conn.sendall(data)
+    except OSError:
+        return False
+    return True
+
+
+class _InstrumentHandler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        endpoint = self.server.endpoint
+        assert endpoint is not None
+        if endpoint.lost():
+            return
+        for message in _messages(self.request):
+            reply = endpoint.execute(message + b"\n")
+            if reply is None:
+                return
+            if reply and not _send(self.request, reply):
+                return
+
+
+class _StatusHandler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        for message in _messages(self.request):
+            command = message.decode("ascii", errors="replace").strip()
+            if command.upper() == "STATUS?":
+                answer: dict[str, Any] = {"instruments": self.server.owner.status()}
+            else:
+                answer = {"error": f"unknown command {command!r}; send STATUS?"}
+            if not _send(self.request, json.dumps(answer, default=str).encode() + b"\n"):
+                return
+
+
+class BenchServer:
+    """The sockets serving one bench; close it (or use it as a context manager) to stop."""
+
+    def __init__(self, bench: Bench, host: str) -> None:
+        self.bench = bench
+        self.host = host
+        self.stopping = threading.Event()
+        self._servers: list[_Server] = []
+        self._threads: list[threading.Thread] = []
+        self._ports: dict[str, int] = {}
+        self._status: _Server | None = None
+
+    def _start(self, port: int) -> None:
+        groups: dict[int, tuple[SimInstrument, list[str]]] = {}
+        for address, instrument in self.bench.instruments.items():
+            groups.setdefault(id(instrument), (instrument, []))[1].append(address)
+        for index, (instrument, addresses) in enumerate(groups.values()):
+            endpoint = _Endpoint(self.bench, instrument, addresses, self.stopping)
+            server = self._listen(port + index if port else 0, _InstrumentHandler, endpoint)
+            self._ports.update(dict.fromkeys(addresses, server.port))
+        self._status = self._listen(port + len(groups) if port else 0, _StatusHandler)
+
+    def _listen(self, port: int, handler: type[socketserver.BaseRequestHandler],
+                endpoint: _Endpoint | None = None) -> _Server:
+        server = _Server(self.host, port, handler, self, endpoint)
+        self._servers.append(server)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=f"labsyn-sim-serve-{server.port}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return server
+
+    @property
+    def addresses(self) -> list[tuple[str, str]]:
+        """(bench VISA address, ``TCPIP::host::port::SOCKET``) for every instrument address."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return [(address, f"TCPIP::{host}::{port}::SOCKET") for address, port in self._ports.items()]
+
+    @property
+    def status_port(self) -> int:
+        assert self._status is not None, "the server did not start"
+        return self._status.port
+
+    def status(self) -> list[dict[str, Any]]:
+        """What the status socket reports: bench status per address, with its port."""
+        state = self.bench.status()
+        return [{"address": address, "port": port, **state.get(address, {})}
+                for address, port in self._ports.items()]
+
+    def close(self) -> None:
+        """Stop every thread and close every socket; safe to call again."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        for server in self._servers:
+            server.shutdown()
+        for thread in self._threads:
+            thread.join()
+        for server in self._servers:
+            server.drop_connections()
+            server.server_close()
+
+    def __enter__(self) -> BenchServer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def serve_bench(bench: Bench, host: str = "127.0.0.1", port: int = 0) -> BenchServer:
+    """Serve every instrument of `bench` on `host` (loopback only), ports consecutive from `port`.
+
+    With ``port == 0`` the OS picks each port. The status socket comes after the instruments.
+    """
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"host {host!r} is not a loopback address (127.0.0.0/8 or ::1); "
+                         "the simulator is served on this machine only")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port!r} is not in 0–65535")
+    server = BenchServer(bench, host)
+    try:
+        server._start(port)
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+def run_until_interrupted(server: BenchServer, out: TextIO = sys.stdout) -> None:
+    """Print where each instrument is served, block until SIGINT/SIGTERM, then close."""
+    previous: Any = None
+    in_main = threading.current_thread() is threading.main_thread()
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if in_main:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        for address, resource in server.addresses:
+            print(f"{address}  ->  {resource}", file=out, flush=True)
+        print(f"status  ->  {server.host}:{server.status_port} (send STATUS?)", file=out,
+              flush=True)
+        while not server.stopping.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        server.close()
+        print("stopped", file=out, flush=True)
