@@ -291,7 +291,7 @@ class RRAMDevice:
         x = a
         if r_series > 0.0:
             rg = r_series * g
-            x = a / (1.0 + rg)
+            x = min(a / (1.0 + rg), v0 * math.asinh(a / (rg * v0)))
             for _ in range(100):
                 u = min(x / v0, _ARG_MAX)
                 step = (x + rg * v0 * math.sinh(u) - a) / (1.0 + rg * math.cosh(u))

@@ -11,6 +11,7 @@ write, and its reply is sent once it is ready on the bench clock. A status socke
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import signal
@@ -18,7 +19,7 @@ import socket
 import socketserver
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -39,22 +40,15 @@ class _Endpoint:
         self.stop = stop
         self.exchange = threading.Lock()
 
-    def lost(self) -> bool:
-        return any(address in self.bench.faults.lost for address in self.addresses)
-
-    def execute(self, data: bytes) -> bytes | None:
+    def execute(self, message: bytes) -> bytes | None:
         """Run one program message; its reply once ready, b"" if none, None if the link is lost."""
-        bench, instrument = self.bench, self.instrument
+        bench, instrument, data = self.bench, self.instrument, message + b"\n"
         with self.exchange:
             with bench.lock:
-                if self.lost():
+                if any(address in bench.faults.lost for address in self.addresses):
                     return None
-                message = data.decode("ascii", errors="replace")
-                fault = None
-                for address in self.addresses:
-                    fault = bench.faults.take(address, message)
-                    if fault is not None:
-                        break
+                text = message.decode("ascii", errors="replace")
+                fault = next((f for a in self.addresses if (f := bench.faults.take(a, text))), None)
                 if fault is not None and fault.kind == "disconnect":
                     bench.faults.lost.add(self.addresses[0])
                     return None
@@ -86,29 +80,21 @@ class _Endpoint:
 
 
 class _Server(socketserver.ThreadingTCPServer):
-    """A listening socket whose connection threads end when the server closes."""
+    """A listening socket; `respond` turns each message into a reply (None: hang up)."""
 
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, handler: type[socketserver.BaseRequestHandler],
-                 owner: BenchServer, endpoint: _Endpoint | None = None) -> None:
+    def __init__(self, host: str, port: int, respond: Callable[[bytes], bytes | None]) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.owner = owner
-        self.endpoint = endpoint
+        self.respond = respond
         self.connections: set[socket.socket] = set()
         self.guard = threading.Lock()
-        super().__init__((host, port), handler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
+        super().__init__((host, port), _Handler)
+        self.port = int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.guard:
-            if self.owner.stopping.is_set():
-                self.shutdown_request(request)
-                return
             self.connections.add(request)
         super().process_request(request, client_address)
 
@@ -120,68 +106,36 @@ class _Server(socketserver.ThreadingTCPServer):
     def drop_connections(self) -> None:
         with self.guard:
             for conn in self.connections:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        for message in _messages(self.request):
+            reply = self.server.respond(message)
+            if reply is None:
+                return
+            try:
+                self.request.sendall(reply)
+            except OSError:
+                return
 
 
 def _messages(conn: socket.socket) -> Iterator[bytes]:
     """LF-terminated messages from `conn`, without LF or a trailing CR, until the peer closes."""
     buffer = b""
-    while True:
+    while len(buffer) <= MAX_MESSAGE_BYTES:
         try:
             chunk = conn.recv(65536)
         except OSError:
             return
         if not chunk:
             return
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            line = line.removesuffix(b"\r")
-            if line.strip():
-                yield line
-        if len(buffer) > MAX_MESSAGE_BYTES:
-            return
-
-
-def _send(conn: socket.socket, data: bytes) -> bool:
-    try:
-        conn.sendall(data)
-    except OSError:
-        return False
-    return True
-
-
-class _InstrumentHandler(socketserver.BaseRequestHandler):
-    server: _Server
-
-    def handle(self) -> None:
-        endpoint = self.server.endpoint
-        assert endpoint is not None
-        if endpoint.lost():
-            return
-        for message in _messages(self.request):
-            reply = endpoint.execute(message + b"\n")
-            if reply is None:
-                return
-            if reply and not _send(self.request, reply):
-                return
-
-
-class _StatusHandler(socketserver.BaseRequestHandler):
-    server: _Server
-
-    def handle(self) -> None:
-        for message in _messages(self.request):
-            command = message.decode("ascii", errors="replace").strip()
-            if command.upper() == "STATUS?":
-                answer: dict[str, Any] = {"instruments": self.server.owner.status()}
-            else:
-                answer = {"error": f"unknown command {command!r}; send STATUS?"}
-            if not _send(self.request, json.dumps(answer, default=str).encode() + b"\n"):
-                return
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        yield from (line.removesuffix(b"\r") for line in lines if line.strip())
 
 
 class BenchServer:
@@ -191,10 +145,11 @@ class BenchServer:
         self.bench = bench
         self.host = host
         self.stopping = threading.Event()
+        self._closing = threading.Lock()
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._ports: dict[str, int] = {}
-        self._status: _Server | None = None
+        self.status_port = 0
 
     def _start(self, port: int) -> None:
         groups: dict[int, tuple[SimInstrument, list[str]]] = {}
@@ -202,30 +157,25 @@ class BenchServer:
             groups.setdefault(id(instrument), (instrument, []))[1].append(address)
         for index, (instrument, addresses) in enumerate(groups.values()):
             endpoint = _Endpoint(self.bench, instrument, addresses, self.stopping)
-            server = self._listen(port + index if port else 0, _InstrumentHandler, endpoint)
-            self._ports.update(dict.fromkeys(addresses, server.port))
-        self._status = self._listen(port + len(groups) if port else 0, _StatusHandler)
+            served = self._listen(port + index if port else 0, endpoint.execute)
+            self._ports.update(dict.fromkeys(addresses, served))
+        self.status_port = self._listen(port + len(groups) if port else 0, self._status_reply)
 
-    def _listen(self, port: int, handler: type[socketserver.BaseRequestHandler],
-                endpoint: _Endpoint | None = None) -> _Server:
-        server = _Server(self.host, port, handler, self, endpoint)
+    def _listen(self, port: int, respond: Callable[[bytes], bytes | None]) -> int:
+        server = _Server(self.host, port, respond)
         self._servers.append(server)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name=f"labsyn-sim-serve-{server.port}", daemon=True)
         thread.start()
         self._threads.append(thread)
-        return server
+        return server.port
 
     @property
     def addresses(self) -> list[tuple[str, str]]:
         """(bench VISA address, ``TCPIP::host::port::SOCKET``) for every instrument address."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return [(address, f"TCPIP::{host}::{port}::SOCKET") for address, port in self._ports.items()]
-
-    @property
-    def status_port(self) -> int:
-        assert self._status is not None, "the server did not start"
-        return self._status.port
+        return [(address, f"TCPIP::{host}::{port}::SOCKET")
+                for address, port in self._ports.items()]
 
     def status(self) -> list[dict[str, Any]]:
         """What the status socket reports: bench status per address, with its port."""
@@ -233,18 +183,27 @@ class BenchServer:
         return [{"address": address, "port": port, **state.get(address, {})}
                 for address, port in self._ports.items()]
 
+    def _status_reply(self, message: bytes) -> bytes:
+        command = message.decode("ascii", errors="replace").strip()
+        if command.upper() == "STATUS?":
+            answer: dict[str, Any] = {"instruments": self.status()}
+        else:
+            answer = {"error": f"unknown command {command!r}; send STATUS?"}
+        return json.dumps(answer, default=str).encode() + b"\n"
+
     def close(self) -> None:
         """Stop every thread and close every socket; safe to call again."""
-        if self.stopping.is_set():
-            return
-        self.stopping.set()
-        for server in self._servers:
-            server.shutdown()
-        for thread in self._threads:
-            thread.join()
-        for server in self._servers:
-            server.drop_connections()
-            server.server_close()
+        with self._closing:
+            if self.stopping.is_set():
+                return
+            self.stopping.set()
+            for server in self._servers:
+                server.shutdown()
+            for thread in self._threads:
+                thread.join()
+            for server in self._servers:
+                pass
+                server.server_close()
 
     def __enter__(self) -> BenchServer:
         return self
@@ -288,16 +247,17 @@ def run_until_interrupted(server: BenchServer, out: TextIO = sys.stdout) -> None
     if in_main:
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        for address, resource in server.addresses:
-            print(f"{address}  ->  {resource}", file=out, flush=True)
-        print(f"status  ->  {server.host}:{server.status_port} (send STATUS?)", file=out,
-              flush=True)
+        lines = [f"{address}  ->  {resource}" for address, resource in server.addresses]
+        lines.append(f"status  ->  {server.host}:{server.status_port} (send STATUS?)")
+        out.write("".join(f"{line}\n" for line in lines))
+        out.flush()
         while not server.stopping.wait(0.2):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         server.close()
-        print("stopped", file=out, flush=True)
+        out.write("stopped\n")
+        out.flush()

@@ -1,0 +1,69 @@
+"""The ``labsyn`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from labsyn import __version__
+from labsyn.errors import LabsynError
+
+
+def _instruments(args: argparse.Namespace) -> int:
+    from labsyn.station import Station
+
+    with Station.open(args.station) as station:
+        snapshot = station.snapshot()
+        print(f"station {snapshot['station']} ({snapshot['backend']})")
+        for name, info in snapshot["instruments"].items():
+            badge = " [simulated]" if info["simulated"] else ""
+            print(f"  {name:<10} {info['driver']:<16} {info['address']:<28} {info['idn']}{badge}")
+        for terminal, wire in snapshot["terminals"].items():
+            target = wire if isinstance(wire, str) else f"{wire['instrument']} ch{wire['channel']}"
+            print(f"  terminal {terminal:<4} -> {target}")
+    return 0
+
+
+def _sim_serve(args: argparse.Namespace) -> int:
+    from labsyn.mock_instruments.server import run_until_interrupted, serve_bench
+    from labsyn.station.config import load_station_config
+    from labsyn.station.simulated import build_bench
+
+    config = load_station_config(args.station)
+    config = config.model_copy(update={"clock": "real"})
+    bench = build_bench(config)
+    server = serve_bench(bench, host=args.host, port=args.port)
+    run_until_interrupted(server)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labsyn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"labsyn {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    instruments = commands.add_parser("instruments", help="open a station, list its instruments")
+    instruments.add_argument("--station", required=True, help="station YAML file")
+    instruments.set_defaults(run=_instruments)
+    sim = commands.add_parser("sim", help="the simulated bench")
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_commands.add_parser("serve", help="serve a station's simulated instruments on "
+                                    "loopback TCP sockets (raw SCPI), real-time clock")
+    serve.add_argument("station", help="station YAML file (its sim: section)")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    serve.add_argument("--port", type=int, default=0, help="first port (0 = any free port)")
+    serve.set_defaults(run=_sim_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except LabsynError as exc:
+        print(f"labsyn: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The station file: instruments, DUT-terminal wiring, safety limits, backend and simulation.
+
+Loaded from YAML and validated on load; every problem is reported with the file, the line, the
+key and what is allowed, e.g. ``station.yaml:7: instruments.smu.driver: 'keithley2450' is not
+one of keithley_2450``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from labsyn.errors import ConfigError
+
+from .registry import DRIVERS
+
+TERMINALS = ("TE", "BE", "gate", "drain", "source")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstrumentConfig(_Strict):
+    driver: str = Field(description="driver family, e.g. keithley_2450")
+    address: str = Field(description="VISA resource name, e.g. GPIB0::24::INSTR")
+    options: dict[str, Any] = Field(default_factory=dict, description="driver keyword options")
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value not in DRIVERS:
+            raise ValueError(f"{value!r} is not one of {', '.join(sorted(DRIVERS))}")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _visa_name(cls, value: str) -> str:
+        from pyvisa import rname
+
+        try:
+            rname.parse_resource_name(value)
+        except rname.InvalidResourceName:
+            raise ValueError(f"{value!r} is not a VISA resource name (e.g. GPIB0::24::INSTR, "
+                             "TCPIP0::10.0.0.5::inst0::INSTR, USB0::0x05E6::0x2450::SN::INSTR)"
+                             ) from None
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"timeout_ms"}
+        unknown = set(value) - allowed
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}; allowed: "
+                             f"{', '.join(sorted(allowed))}")
+        timeout = value.get("timeout_ms", 10_000)
+        if not isinstance(timeout, int) or not 10 <= timeout <= 3_600_000:
+            raise ValueError(f"timeout_ms {timeout!r} must be an integer 10 … 3600000")
+        return value
+
+
+class TerminalWire(_Strict):
+    instrument: str = Field(description="name of an instrument in `instruments`")
+    channel: int = Field(1, ge=1, le=4, description="channel of that instrument")
+
+
+class Limits(_Strict):
+    max_voltage: dict[str, Annotated[float, Field(gt=0, le=250)]] = Field(
+        default_factory=dict, description="max |V| per DUT terminal, V")
+    max_device_voltage: float = Field(5.0, gt=0, le=250, description="max |V_TE − V_BE|, V")
+    max_current_limit: float = Field(1e-2, gt=0, le=1.05, description="max compliance, A")
+
+
+class SimConfig(_Strict):
+    device: Literal["rram", "resistor"] = "rram"
+    preset: str = "hfox"
+    resistance: float = Field(10e3, gt=0, description="resistor DUT, Ω")
+    wafer_seed: int = Field(1, ge=0)
+    die: tuple[int, int] = (0, 0)
+    device_index: int = Field(0, ge=0)
+    series_resistance: float = Field(0.0, ge=0, le=1e7, description="probe + line, Ω")
+    temperature_k: float = Field(300.0, ge=4, le=800)
+    latency_s: float = Field(100e-6, ge=0, le=1.0)
+
+
+class StationConfig(_Strict):
+    name: str = "station"
+    backend: Literal["labsyn-sim", "pyvisa-sim", "visa"] = "labsyn-sim"
+    visa_library: str = Field("", description="for backend visa: '' (default), '@py', a path")
+    clock: Literal["instant", "paced", "real"] = "instant"
+    speedup: float = Field(100.0, gt=0, le=1e6)
+    instruments: dict[str, InstrumentConfig]
+    terminals: dict[str, TerminalWire | Literal["ground"]]
+    limits: Limits = Field(default_factory=Limits)
+    sim: SimConfig = Field(default_factory=SimConfig)
+
+    @field_validator("terminals")
+    @classmethod
+    def _terminal_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = [t for t in value if t not in TERMINALS]
+        if unknown:
+            raise ValueError(f"terminal(s) {', '.join(unknown)} not one of {', '.join(TERMINALS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _wiring(self) -> StationConfig:
+        for terminal, wire in self.terminals.items():
+            if isinstance(wire, TerminalWire) and wire.instrument not in self.instruments:
+                raise ValueError(f"terminals.{terminal}.instrument {wire.instrument!r} is not "
+                                 f"one of the instruments: {', '.join(self.instruments)}")
+        for terminal in self.limits.max_voltage:
+            if terminal not in self.terminals:
+                raise ValueError(f"limits.max_voltage.{terminal}: no such terminal "
+                                 f"(terminals: {', '.join(self.terminals)})")
+        used = [(w.instrument, w.channel) for w in self.terminals.values()
+                if isinstance(w, TerminalWire)]
+        if len(used) != len(set(used)):
+            raise ValueError("two terminals are wired to the same instrument channel")
+        return self
+
+
+def load_station_config(path: str | Path) -> StationConfig:
+    """Read and validate a station file; `ConfigError` names file, line, key and what's allowed."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read station file: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a station file is a mapping with keys "
+                          "instruments, terminals, limits, …")
+    lines = _line_numbers(node) if node is not None else {}
+    try:
+        return StationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc, lines)) from None
+
+
+def _line_numbers(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    found = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found.update(_line_numbers(value, (*path, str(key.value))))
+            found[(*path, str(key.value))] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found.update(_line_numbers(item, (*path, str(i))))
+    return found
+
+
+def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str, ...], int]) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"] if not str(p).startswith(("function-after",
+                                                                         "literal")))
+        loc = tuple(p for p in loc if p not in ("TerminalWire",))
+        key = ".".join(loc) or "(top level)"
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{path}:{line}: {key}: {message}")
+    return "invalid station file\n  " + "\n  ".join(problems)

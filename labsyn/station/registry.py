@@ -1,0 +1,34 @@
+"""Driver families a station file can name: driver class, simulated twin, pyvisa-sim file."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DriverEntry:
+    driver: str
+    simulator: str
+    pyvisa_sim_file: str
+    kind: str
+
+    def driver_class(self) -> Any:
+        return _load(self.driver)
+
+    def simulator_class(self) -> Any:
+        return _load(self.simulator)
+
+
+def _load(dotted: str) -> Any:
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+DRIVERS: dict[str, DriverEntry] = {
+    "keithley_2450": DriverEntry(
+        "labsyn.drivers.keithley_2450:Keithley2450",
+        "labsyn.mock_instruments.keithley_2450:SimKeithley2450",
+        "keithley_2450.yaml", "SourceMeter"),
+}

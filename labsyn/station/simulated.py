@@ -1,0 +1,51 @@
+"""Build the simulated bench a station file describes (the labsyn-sim backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labsyn.errors import ConfigError
+
+from .config import StationConfig, TerminalWire
+from .registry import DRIVERS
+
+PRESETS = ("hfox",)
+
+
+def build_device(config: StationConfig) -> Any:
+    """The simulated DUT: an RRAM cell keyed by (wafer seed, die, device) or a resistor."""
+    sim = config.sim
+    if sim.device == "resistor":
+        from labsyn.mock_instruments.resistor import Resistor
+
+        return Resistor(sim.resistance)
+    from labsyn.mock_instruments import presets
+    from labsyn.mock_instruments.device_model import RRAMDevice
+
+    if sim.preset.lower() not in PRESETS:
+        raise ConfigError(f"sim.preset {sim.preset!r} is not one of {', '.join(PRESETS)}")
+    preset = getattr(presets, sim.preset.upper())
+    return RRAMDevice.from_key(preset, sim.wafer_seed, sim.die, sim.device_index,
+                               temperature_k=sim.temperature_k)
+
+
+def build_bench(config: StationConfig) -> Any:
+    """Instruments at the station's addresses, wired to one DUT as the terminals say."""
+    from labsyn.mock_instruments.bench import Bench
+
+    bench = Bench(clock_mode=config.clock, speedup=config.speedup,
+                  latency_s=config.sim.latency_s)
+    dut = bench.add_dut("dut", build_device(config), config.sim.series_resistance)
+    simulators = {}
+    for name, inst in config.instruments.items():
+        simulator = DRIVERS[inst.driver].simulator_class()(name=name)
+        simulators[name] = bench.add_instrument(inst.address, simulator)
+    for terminal, wire in config.terminals.items():
+        if terminal not in dut.terminals:
+            raise ConfigError(f"terminal {terminal!r}: the simulated two-terminal DUT has only "
+                              f"{', '.join(dut.terminals)}")
+        if isinstance(wire, TerminalWire):
+            bench.wire(dut, terminal, simulators[wire.instrument].channel)
+        else:
+            bench.wire(dut, terminal, "ground")
+    return bench

@@ -1,0 +1,153 @@
+"""An opened station: drivers by name, DUT terminals, limits, clock, snapshot and safe state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from labsyn import __version__
+from labsyn.clock import Clock, MonotonicClock, SimClock
+from labsyn.errors import ConfigError, InstrumentError, LimitError
+
+from .config import StationConfig, TerminalWire, load_station_config
+from .registry import DRIVERS
+
+
+@dataclass(frozen=True)
+class TerminalBinding:
+    """What a DUT terminal is wired to."""
+
+    terminal: str
+    instrument: str | None
+    driver: Any
+    channel: int
+    max_voltage: float
+
+    @property
+    def grounded(self) -> bool:
+        return self.instrument is None
+
+
+class Station:
+    """Opened instruments plus the wiring and limits of one station file."""
+
+    def __init__(self, config: StationConfig, source: str = "<config>") -> None:
+        self.config = config
+        self.source = source
+        self.bench: Any = None
+        self.clock: Clock
+        self.instruments: dict[str, Any] = {}
+        if config.backend == "labsyn-sim":
+            from .simulated import build_bench
+
+            self.bench = build_bench(config)
+            self.clock = self.bench.clock
+        elif config.backend == "pyvisa-sim":
+            self.clock = SimClock("instant")
+        else:
+            self.clock = MonotonicClock()
+        try:
+            for name, inst in config.instruments.items():
+                self.instruments[name] = self._open(name, inst)
+        except Exception:
+            self.close()
+            raise
+
+    @classmethod
+    def open(cls, path: str | Path) -> Station:
+        return cls(load_station_config(path), str(path))
+
+    def _open(self, name: str, inst: Any) -> Any:
+        entry = DRIVERS[inst.driver]
+        kwargs: dict[str, Any] = {"timeout": inst.options.get("timeout_ms", 10_000)}
+        if self.config.backend == "labsyn-sim":
+            kwargs["visa_library"] = self.bench.visa_library()
+        elif self.config.backend == "pyvisa-sim":
+            yaml_path = files("labsyn.mock_instruments.pyvisa_sim") / entry.pyvisa_sim_file
+            kwargs["visa_library"] = f"{yaml_path}@sim"
+        elif self.config.visa_library:
+            kwargs["visa_library"] = self.config.visa_library
+        return entry.driver_class()(inst.address, name=name, clock=self.clock, **kwargs)
+
+    # -- wiring and limits ----------------------------------------------------------------------
+    def terminal(self, name: str) -> TerminalBinding:
+        wire = self.config.terminals.get(name)
+        if wire is None:
+            raise ConfigError(f"{self.source}: terminal {name!r} is not wired; wired terminals: "
+                              f"{', '.join(self.config.terminals)}")
+        limit = self.config.limits.max_voltage.get(name, self.config.limits.max_device_voltage)
+        if isinstance(wire, TerminalWire):
+            return TerminalBinding(name, wire.instrument, self.instruments[wire.instrument],
+                                   wire.channel, limit)
+        return TerminalBinding(name, None, None, 0, 0.0)
+
+    def check_voltage(self, terminal: str, volts: float) -> None:
+        """Refuse a level beyond the terminal's or the device's station limit."""
+        binding = self.terminal(terminal)
+        limit = min(binding.max_voltage, self.config.limits.max_device_voltage)
+        if binding.grounded or abs(volts) > limit:
+            raise LimitError(f"station {self.config.name!r} {terminal} voltage", volts,
+                             f"|V| ≤ {limit:g} V (limits.max_voltage / max_device_voltage)"
+                             if not binding.grounded else "none: the terminal is grounded")
+
+    def check_current_limit(self, amps: float) -> None:
+        limit = self.config.limits.max_current_limit
+        if not 0 < amps <= limit:
+            raise LimitError(f"station {self.config.name!r} compliance", amps,
+                             f"0 < I ≤ {limit:g} A (limits.max_current_limit)")
+
+    # -- state ----------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """IDNs and the station description, for run files."""
+        instruments = {}
+        for name, driver in self.instruments.items():
+            inst = self.config.instruments[name]
+            try:
+                idn = driver.id
+            except Exception as exc:  # noqa: BLE001 - a snapshot must not stop a run
+                idn = f"unavailable: {exc}"
+            instruments[name] = {"driver": inst.driver, "address": inst.address, "idn": idn,
+                                 "simulated": self.simulated}
+        return {"station": self.config.name, "source": self.source,
+                "backend": self.config.backend, "labsyn_version": __version__,
+                "instruments": instruments,
+                "terminals": {t: (w if isinstance(w, str) else w.model_dump())
+                              for t, w in self.config.terminals.items()},
+                "limits": self.config.limits.model_dump()}
+
+    @property
+    def simulated(self) -> bool:
+        return self.config.backend != "visa"
+
+    def safe_state(self) -> None:
+        """`safe_off()` on every instrument; all are tried, the first failure is raised."""
+        problems: list[Exception] = []
+        for name, driver in self.instruments.items():
+            try:
+                driver.safe_off()
+            except Exception as exc:  # noqa: BLE001 - every instrument gets its turn
+                problems.append(exc if isinstance(exc, InstrumentError) else
+                                InstrumentError(name, "safe_off", str(exc)))
+        if problems:
+            raise problems[0]
+
+    def close(self) -> None:
+        for driver in self.instruments.values():
+            try:
+                driver.adapter.close()
+                if self.config.backend == "pyvisa-sim":
+                    driver.adapter.manager.close()
+            except Exception:  # noqa: BLE001,S110 - closing is best effort
+                pass
+        self.instruments.clear()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.safe_state()
+        finally:
+            self.close()
