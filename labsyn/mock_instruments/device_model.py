@@ -497,7 +497,8 @@ class RRAMDevice:
         p = self.preset
         rate_p = math.exp(min((abs(v) - self.truth.v_form) / p.v_form_accel, _ARG_MAX))
         per_pulse = (rate_p * tp + math.exp(-self.truth.v_form / p.v_form_accel) * tg) / p.tau_form
-        m = n if per_pulse == 0.0 else min(n, max(0, math.ceil((1 - self._damage) / per_pulse) - 2))
+        to_form = (1.0 - self._damage) / per_pulse if per_pulse > 0.0 else math.inf
+        m = n if to_form > n + 2 else max(0, math.ceil(to_form) - 2)
         self._damage += m * per_pulse
         self.time_s += m * (tp + tg)
         g = np.full(m, p.g_pristine)

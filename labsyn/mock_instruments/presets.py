@@ -26,6 +26,8 @@ class RRAMPreset:
     """Nominal parameters of one device type (SI units; rates in 1/s; energies in eV).
 
     Switching rate above threshold: k(V) = k0·(exp((|V| - V_th)/V_slope) - 1)·Arrhenius(T).
+    Temperature scales the SET/RESET rates (ea_switch_ev) and the drift clock (ea_retention_ev);
+    forming and the volatile states do not depend on it.
     """
 
     name: str = "HfOx"

@@ -202,7 +202,7 @@ class BenchServer:
             for thread in self._threads:
                 thread.join()
             for server in self._servers:
-                pass
+                server.drop_connections()
                 server.server_close()
 
     def __enter__(self) -> BenchServer:

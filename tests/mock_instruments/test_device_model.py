@@ -191,6 +191,19 @@ def test_compliance_and_series_resistance_solve_consistently() -> None:
     assert float(d.current(limited.v_device)) == pytest.approx(5e-6, rel=1e-9)
 
 
+def test_splitting_a_segment_does_not_change_the_outcome() -> None:
+    whole, split = formed_hrs(), formed_hrs()
+    for v, duration in ((1.0, 2e-3), (0.5, 1e-4), (-1.2, 5e-3), (0.0, 0.3)):
+        end = whole.apply(v, duration)
+        for _ in range(4):
+            last = split.apply(v, duration / 4)
+        assert last.current == pytest.approx(end.current, rel=1e-9)
+        assert split.state == pytest.approx(whole.state, rel=1e-9, abs=1e-15)
+        assert split.conductance() == pytest.approx(whole.conductance(), rel=1e-9)
+    assert split.truth.set_crossings == whole.truth.set_crossings == [1.0]
+    assert split.truth.reset_crossings[-1] == whole.truth.reset_crossings[-1] == -1.2
+
+
 def test_series_solve_converges_for_a_large_emf() -> None:
     d = RRAMDevice.from_key(HFOX.noiseless(), 7, (0, 0), 3)
     d.apply(4.5, 1.0)

@@ -1,0 +1,129 @@
+"""Command-level tests: the exact exchanges the 2450 driver has with the instrument.
+
+Strings follow the 2450 Reference Manual (2450-901-01) §6: source-side limit
+``:SOUR:VOLT:ILIM``, ``:SOUR:SWE:VOLT:LIN <start>,<stop>,<points>,<delay>,<count>,<rangeType>,
+<failAbort>,<dual>,<buffer>``, ``:TRAC:ACT?`` and ``:TRAC:DATA? <start>,<end>,<buffer>,<elems>``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pymeasure.test import expected_protocol
+
+from labsyn.clock import SimClock
+from labsyn.drivers.keithley_2450 import Keithley2450
+from labsyn.drivers.sequence import Sequence, Staircase
+from labsyn.errors import InstrumentError, InstrumentReplyError, InstrumentReportedError
+
+INIT = [("*LANG?", "SCPI")]
+NO_ERROR = (":SYST:ERR?", '0,"No error"')
+SETUP = (":SOUR:FUNC VOLT;:SOUR:VOLT:DEL:AUTO 0;:SOUR:VOLT:DEL 0;:SOUR:VOLT:ILIM {lim};"
+         ':SOUR:VOLT:READ:BACK 1;:SENS:FUNC "CURR";:SENS:CURR:NPLC {nplc};:SENS:CURR:AZER 1;'
+         ":SENS:CURR:RANG:AUTO 1")
+
+
+def driver(pairs: list[tuple[str | None, str | None]]):  # type: ignore[no-untyped-def]
+    return expected_protocol(Keithley2450, INIT + pairs, clock=SimClock())
+
+
+def test_init_refuses_a_2450_in_tsp_mode() -> None:
+    with pytest.raises(InstrumentError, match=r"\*LANG SCPI"):
+        with expected_protocol(Keithley2450, [("*LANG?", "TSP")]):
+            pass
+
+
+def test_apply_voltage_sets_the_limit_before_the_level_before_the_output() -> None:
+    with driver([(":SOUR:FUNC VOLT;:SOUR:VOLT:RANG:AUTO 1", None),
+                 (":SOUR:VOLT:ILIM 0.0001", None), (":SOUR:VOLT 0.5", None),
+                 (":OUTP ON", None)]) as smu:
+        smu.apply_voltage(0.5, 1e-4)
+
+
+def test_measure_reads_current_source_readback_and_limit_flag() -> None:
+    with driver([(':SENS:FUNC "CURR"', None),
+                 (':READ? "defbuffer1", READ, SOUR, SOURSTAT', "1.0E-04,4.0E-01,160")]) as smu:
+        reading = smu.measure()
+    assert reading.current == 1e-4 and reading.voltage == 0.4 and reading.limited
+
+
+def test_linear_staircase_is_one_sweep_command_one_trigger_one_buffer_read() -> None:
+    step = Staircase.ramp(0.0, 1.0, 0.25, 0.01, 1e-4)
+    rows = "0,0,0,128,1e-5,0.25,0.01,128,2e-5,0.5,0.02,128,3e-5,0.75,0.03,128,1e-4,0.9,0.04,160"
+    with driver([(":SYST:LFR?", "50"),
+                 (SETUP.format(lim="0.0001", nplc="0.1"), None),
+                 (':TRAC:CLE "defbuffer1"', None),
+                 (':SOUR:SWE:VOLT:LIN 0, 1, 5, 0.00575, 1, BEST, OFF, OFF, "defbuffer1"', None),
+                 NO_ERROR, (":INIT", None), (":TRIG:STAT?", "IDLE;IDLE;6"),
+                 (':TRAC:ACT? "defbuffer1"', "5"),
+                 (':TRAC:DATA? 1, 5, "defbuffer1", READ, SOUR, REL, SOURSTAT', rows),
+                 NO_ERROR]) as smu:
+        data = smu.run(Sequence("TE", (step,), nplc=0.1))
+    assert list(data.limited) == [False, False, False, False, True]
+    assert data.current[-1] == 1e-4 and data.source[-1] == 0.9
+
+
+def test_arbitrary_staircase_is_sent_as_lists_of_at_most_100_values() -> None:
+    levels = tuple(float(v) for v in [0.1, 0.3, 0.2] * 50)
+    step = Staircase(levels, 0.0, 1e-3)
+    first = ":SOUR:LIST:VOLT " + ", ".join(f"{v:.9g}" for v in levels[:100])
+    rest = ":SOUR:LIST:VOLT:APP " + ", ".join(f"{v:.9g}" for v in levels[100:])
+    rows = ",".join("1e-6,0.1,0.0,128" for _ in levels)
+    with driver([(":SYST:LFR?", "50"), (SETUP.format(lim="0.001", nplc="1"), None),
+                 (':TRAC:CLE "defbuffer1"', None), (first, None), (rest, None),
+                 (':SOUR:SWE:VOLT:LIST 1, 0, 1, OFF, "defbuffer1"', None), NO_ERROR,
+                 (":INIT", None), (":TRIG:STAT?", "IDLE;IDLE;6"),
+                 (':TRAC:ACT? "defbuffer1"', "150"),
+                 (':TRAC:DATA? 1, 150, "defbuffer1", READ, SOUR, REL, SOURSTAT', rows),
+                 NO_ERROR]) as smu:
+        assert len(smu.run(Sequence("TE", (step,)))) == 150
+
+
+def test_short_buffer_is_a_reply_error_naming_the_segment() -> None:
+    step = Staircase.ramp(0.0, 1.0, 0.5, 0.0, 1e-4, label="SET")
+    with driver([(":SYST:LFR?", "50"), (SETUP.format(lim="0.0001", nplc="1"), None),
+                 (':TRAC:CLE "defbuffer1"', None),
+                 (':SOUR:SWE:VOLT:LIN 0, 1, 3, 0, 1, BEST, OFF, OFF, "defbuffer1"', None),
+                 NO_ERROR, (":INIT", None), (":TRIG:STAT?", "IDLE;IDLE;6"),
+                 (':TRAC:ACT? "defbuffer1"', "2"),
+                 (':TRAC:DATA? 1, 2, "defbuffer1", READ, SOUR, REL, SOURSTAT',
+                  "0,0,0,128,1,1,1,128")]) as smu:
+        with pytest.raises(InstrumentReplyError, match="segment SET stored 2 readings"):
+            smu.run(Sequence("TE", (step,)))
+
+
+def test_error_queue_entries_raise_naming_instrument_and_errors() -> None:
+    with driver([(":SYST:ERR?", '-222,"Data out of range"'), NO_ERROR]) as smu:
+        with pytest.raises(InstrumentReportedError, match=r"Keithley 2450.*-222"):
+            smu.check_errors(":SOUR:VOLT 300")
+
+
+def test_garbled_number_is_a_reply_error() -> None:
+    with driver([(":SOUR:VOLT?", "7#k@!~%")]) as smu:
+        with pytest.raises(InstrumentReplyError, match=r":SOUR:VOLT\?"):
+            _ = smu.source_voltage
+
+
+def test_safe_off_aborts_zeroes_and_switches_off_then_verifies() -> None:
+    with driver([(":ABOR", None), (":SOUR:VOLT 0;:SOUR:CURR 0", None), (":OUTP OFF", None),
+                 (":OUTP?", "0")]) as smu:
+        smu.safe_off()
+
+
+def test_safe_off_reports_an_output_that_stays_on() -> None:
+    with driver([(":ABOR", None), (":SOUR:VOLT 0;:SOUR:CURR 0", None), (":OUTP OFF", None),
+                 (":OUTP?", "1")]) as smu:
+        with pytest.raises(InstrumentError, match="output still on"):
+            smu.safe_off()
+
+
+@pytest.mark.parametrize(("name", "value", "command"), [
+    ("current_nplc", 0.5, ":SENS:CURR:NPLC 0.5"),
+    ("current_range", 1e-6, ":SENS:CURR:RANG 1e-06"),
+    ("output_off_mode", "high_impedance", ":OUTP:SMOD HIMP"),
+    ("source_function", "current", ":SOUR:FUNC CURR"),
+    ("output_enabled", False, ":OUTP 0"),
+    ("sense_count", 5, ":SENS:COUN 5"),
+])
+def test_in_range_settings_send_one_command(name: str, value: object, command: str) -> None:
+    with driver([(command, None)]) as smu:
+        setattr(smu, name, value)
