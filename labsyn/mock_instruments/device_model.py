@@ -30,8 +30,12 @@ Default preset `HFOX` (nominal device, 300 K):
 - Identical pulses: LTP +1.1 V / 1 µs and LTD -1.3 V / 1 µs, k·t_pw = 0.04, i.e. NeuroSim
   A = 25 pulses (98 % of the window after 100 pulses).
 - PPF: tau1 = 100 µs, tau2 = 1 ms; dG1, dG2 = 5 %, 3 % of the window; active above 0.3 V.
+  Two identical sub-switching pulses read at a fixed delay give exactly
+  PPF(dt) = C1·exp(-dt/tau1) + C2·exp(-dt/tau2), dt = gap between the pulses (~20 % at 3 µs
+  for 0.5 V / 10 µs pulses on HRS).
 - Retention nu = 0.02 (t0 = 1 s, Ea 1.2 eV); endurance onset 1e5 cycles, stuck ~3e6.
-- C2C 3 % on Δw, 3 % on levels, 20 mV on thresholds; read noise 0.7 %.
+- C2C 3 % on Δw, 3 % on levels, 10 mV on thresholds; read noise 0.7 %. D2D 20 mV on thresholds,
+  10 % / 25 % log-normal on G_on / G_off, 20 % on k0.
 """
 
 from __future__ import annotations
@@ -462,38 +466,29 @@ class RRAMDevice:
             raise ValueError(f"n must be >= 1, got {n}")
         if v_read is not None:
             v_read = _checked("v_read", v_read)
-        parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         done = 0
         while done < n:
-            block = self._train_pristine if not self.formed else self._train_formed
-            part = block(v_pulse, t_pulse, t_gap, n - done, v_read)
+            block = self._train_formed if self.formed else self._train_pristine
+            part = block(v_pulse, t_pulse, t_gap, n - done)
             if part[0].size == 0:
-                part = self._train_scalar(v_pulse, t_pulse, t_gap, v_read)
+                peak = self.apply(v_pulse, t_pulse).peak_current
+                self.idle(t_gap)
+                g_now, v0_now = self._g_v0()
+                part = (np.array([g_now]), np.array([v0_now]), np.array([peak]))
             parts.append(part)
             done += part[0].size
-        reads = None if v_read is None else np.concatenate([q[1] for q in parts])
-        return PulseTrainResult(reads, np.concatenate([q[0] for q in parts]),
-                                np.concatenate([q[2] for q in parts]), self.state)
+        g, v0, peaks = (np.concatenate([q[j] for q in parts]) for j in range(3))
+        reads = None
+        if v_read is not None:
+            reads = g * v0 * np.sinh(np.clip(v_read / v0, -_ARG_MAX, _ARG_MAX))
+            if self.preset.noise:
+                reads *= 1.0 + self.preset.read_noise * self._rng.standard_normal(n)
+        return PulseTrainResult(reads, g, peaks, self.state)
 
-    def _train_scalar(self, v: float, tp: float, tg: float,
-                      v_read: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        peak = self.apply(v, tp).peak_current
-        self.idle(tg)
-        read = None if v_read is None else np.array([self.read_current(v_read)])
-        return np.array([self.conductance()]), read, np.array([peak])
-
-    def _read_block(self, g: np.ndarray, v0: np.ndarray | float,
-                    v_read: float | None) -> np.ndarray | None:
-        if v_read is None:
-            return None
-        i = g * v0 * np.sinh(np.clip(v_read / v0, -_ARG_MAX, _ARG_MAX))
-        if self.preset.noise:
-            i = i * (1.0 + self.preset.read_noise * self._rng.standard_normal(i.size))
-        return i
-
-    def _train_pristine(self, v: float, tp: float, tg: float, n: int,
-                        v_read: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Pulses that certainly do not form the device (margin of two pulses)."""
+    def _train_pristine(self, v: float, tp: float, tg: float,
+                        n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(G, V0) after each gap and peak current for pulses that surely do not form."""
         p = self.preset
         rate_p = math.exp(min((abs(v) - self.truth.v_form) / p.v_form_accel, _ARG_MAX))
         per_pulse = (rate_p * tp + math.exp(-self.truth.v_form / p.v_form_accel) * tg) / p.tau_form
@@ -501,15 +496,14 @@ class RRAMDevice:
         m = n if to_form > n + 2 else max(0, math.ceil(to_form) - 2)
         self._damage += m * per_pulse
         self.time_s += m * (tp + tg)
-        g = np.full(m, p.g_pristine)
         peak = p.g_pristine * p.v0_pristine * _sinh(v / p.v0_pristine)
         if m:
             self.truth.peak_current = max(self.truth.peak_current, abs(peak))
-        return g, self._read_block(g, p.v0_pristine, v_read), np.full(m, peak)
+        return np.full(m, p.g_pristine), np.full(m, p.v0_pristine), np.full(m, peak)
 
-    def _train_formed(self, v: float, tp: float, tg: float, n: int,
-                      v_read: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Pulses up to (not including) the first one whose w crosses 0.5."""
+    def _train_formed(self, v: float, tp: float, tg: float,
+                      n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(G, V0) after each gap and peak current, up to the first pulse crossing w = 0.5."""
         p = self.preset
         k, w_inf = self._switch_rate(v)
         accel = self._drift_accel
@@ -543,9 +537,8 @@ class RRAMDevice:
         prev = np.concatenate(([w0], y[:-1]))
         crossed = ((prev < 0.5) & (y >= 0.5)) | ((prev >= 0.5) & (y < 0.5))
         m = int(np.argmax(crossed)) if crossed.any() else n
-        empty = np.empty(0)
         if m == 0:
-            return empty, None if v_read is None else empty, empty
+            return np.empty(0), np.empty(0), np.empty(0)
         w_start, w_end, w_read = w_start[:m], w_end[:m], w_read[:m]
         kv = self._vol_rate(v)
         s1 = _volatile_train(self._s1, kv, p.tau1_s, tp, tg, m)
@@ -568,4 +561,4 @@ class RRAMDevice:
         self._s1, self._s2 = float(s1[2][-1]), float(s2[2][-1])
         self.time_s += m * (tp + tg)
         self.truth.peak_current = max(self.truth.peak_current, float(np.max(np.abs(peak))))
-        return g_read, self._read_block(g_read, v0_read, v_read), peak
+        return g_read, v0_read, peak

@@ -85,7 +85,7 @@ class RRAMPreset:
     sigma_ln_n_onset: float = 0.3  # log-normal spread of n_onset
     # Cycle-to-cycle and read noise
     noise: bool = True  # False: no C2C and no read noise (exact tests)
-    c2c_sigma_v_th: float = 0.02  # V, threshold redraw at every 0.5 crossing
+    c2c_sigma_v_th: float = 0.01  # V, threshold redraw at each 0.5 crossing (±40 % in k)
     c2c_sigma_ln_level: float = 0.03  # log-normal redraw of g_on / g_off levels per cycle
     c2c_sigma_dw: float = 0.03  # relative noise on each segment's (or pulse's) Δw
     read_noise: float = 0.007  # relative Gaussian noise of read_current
