@@ -158,7 +158,7 @@ def figures() -> None:
         elapsed = t
         g.append(retention.conductance() - retention.truth.params.g_off)
     nu = -np.polyfit(np.log(times + HFOX.drift_t0_s), np.log(g), 1)[0]
-    print(f"retention: nu = {nu:.4f}; G(1e5 s)/G(1 s) = {g[-1] / g[0]:.3f} at 300 K")
+    print(f"retention: nu = {nu:.4f}; (G - G_off) at 1e5 s / at 1 s = {g[-1] / g[0]:.3f}, 300 K")
 
 
 def main() -> None:

@@ -39,7 +39,8 @@ class LabsynInstrument(SCPIMixin, Instrument):
         try:
             super().__init__(adapter, name, **kwargs)
         except VisaIOError as exc:
-            raise InstrumentCommunicationError(name, "open", f"cannot open {adapter!r}: {exc}")
+            raise InstrumentCommunicationError(name, "open",
+                                               f"cannot open {adapter!r}: {exc}") from exc
 
     # -- transport with locking and error translation -------------------------------------------
     def write(self, command: str, **kwargs: Any) -> None:
@@ -69,8 +70,15 @@ class LabsynInstrument(SCPIMixin, Instrument):
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
         with self.lock:
-            self.write(command)
-            return self.read()
+            self._last_command = command
+            try:
+                self.adapter.write(command)
+                return self.adapter.read()
+            except VisaIOError as exc:
+                raise self._io_error(command, exc) from exc
+            except UnicodeDecodeError as exc:
+                raise InstrumentReplyError(self.name, command,
+                                           f"reply is not ASCII text: {exc}") from exc
 
     def values(self, command: str, separator: str = ",", cast: Callable[[str], Any] = float,
                preprocess_reply: Callable[[str], str] | None = None, maxsplit: int = -1,

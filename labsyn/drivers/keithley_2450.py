@@ -306,12 +306,12 @@ class Keithley2450(LabsynInstrument):
                          self._ramp_down, lambda: self.write(":OUTP OFF")):
                 try:
                     step()
-                except Exception as exc:  # noqa: BLE001 - every step is tried
+                except Exception as exc:
                     problems.append(exc)
             try:
                 if self.ask(":OUTP?").strip() not in ("0", "OFF"):
                     problems.append(InstrumentError(self.name, ":OUTP?", "output still on"))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 problems.append(exc)
         self._known.pop("voltage", None)
         if problems:

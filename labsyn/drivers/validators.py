@@ -31,7 +31,8 @@ def strict_range(quantity: str, unit: str = "") -> Validator:
         number = _number(quantity, value)
         low, high = values
         if not low <= number <= high:
-            raise LimitError(f"{quantity}", f"{value}{suffix}", f"{low:g}{suffix} … {high:g}{suffix}")
+            raise LimitError(quantity, f"{value}{suffix}",
+                             f"{low:g}{suffix} … {high:g}{suffix}")
         return number
 
     return validate

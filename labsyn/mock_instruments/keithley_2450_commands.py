@@ -79,10 +79,11 @@ def register_commands(inst: SimKeithley2450, tree: CommandTree) -> None:
                  query=lambda c: "1" if inst.delay_auto else "0")
         tree.add(prefix + ":READ:BACK", setter=lambda c: setattr(inst, "readback", c.boolean(0)),
                  query=lambda c: "1" if inst.readback else "0")
-        tree.add("[:SOURce#]:SWEep:" + node + ":LINear", setter=lambda c: _sweep_linear(inst, c, function))
-        tree.add("[:SOURce#]:SWEep:" + node + ":LINear:STEP",
+        sweep = "[:SOURce#]:SWEep:" + node
+        tree.add(sweep + ":LINear", setter=lambda c: _sweep_linear(inst, c, function))
+        tree.add(sweep + ":LINear:STEP",
                  setter=lambda c: _sweep_linear(inst, c, function, by_step=True))
-        tree.add("[:SOURce#]:SWEep:" + node + ":LIST", setter=lambda c: _sweep_list(inst, c, function))
+        tree.add(sweep + ":LIST", setter=lambda c: _sweep_list(inst, c, function))
         tree.add("[:SOURce#]:LIST:" + node, setter=lambda c: _source_list(inst, c, function, False),
                  query=lambda c: ",".join(_e(s.level) for s in inst.source_lists.get(
                      _custom_list(function), [])))

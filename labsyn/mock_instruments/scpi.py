@@ -82,7 +82,8 @@ class Call:
         try:
             value = float(text)
         except ValueError:
-            raise ScpiError(-104, f"{self.header}: {self.params[index]!r} is not a number")
+            raise ScpiError(-104, f"{self.header}: {self.params[index]!r} is not a number"
+                            ) from None
         if math.isnan(value) or not low <= value <= high:
             raise ScpiError(-222, f"{self.header}: {value:g} outside [{low:g}, {high:g}]")
         return value
@@ -158,7 +159,8 @@ class CommandTree:
         self._commands: list[_Command] = []
         self._cache: dict[str, tuple[_Command, tuple[int, ...]] | None] = {}
 
-    def add(self, pattern: str, query: Handler | None = None, setter: Handler | None = None) -> None:
+    def add(self, pattern: str, query: Handler | None = None,
+            setter: Handler | None = None) -> None:
         self._commands.append(_Command(compile_pattern(pattern), query, setter, pattern))
         self._cache.clear()
 

@@ -106,7 +106,7 @@ class Station:
             inst = self.config.instruments[name]
             try:
                 idn = driver.id
-            except Exception as exc:  # noqa: BLE001 - a snapshot must not stop a run
+            except Exception as exc:
                 idn = f"unavailable: {exc}"
             instruments[name] = {"driver": inst.driver, "address": inst.address, "idn": idn,
                                  "simulated": self.simulated}
@@ -127,7 +127,7 @@ class Station:
         for name, driver in self.instruments.items():
             try:
                 driver.safe_off()
-            except Exception as exc:  # noqa: BLE001 - every instrument gets its turn
+            except Exception as exc:
                 problems.append(exc if isinstance(exc, InstrumentError) else
                                 InstrumentError(name, "safe_off", str(exc)))
         if problems:
@@ -139,7 +139,7 @@ class Station:
                 driver.adapter.close()
                 if self.config.backend == "pyvisa-sim":
                     driver.adapter.manager.close()
-            except Exception:  # noqa: BLE001,S110 - closing is best effort
+            except Exception:
                 pass
         self.instruments.clear()
 

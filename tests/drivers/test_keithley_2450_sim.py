@@ -80,8 +80,9 @@ def test_spot_compliance_on_a_resistor_reads_the_limit_and_the_real_voltage(resi
 
 def test_thousand_point_sweep_is_one_trigger_and_one_buffer_read(resistor_rig: Rig) -> None:
     sent: list[str] = []
-    original = resistor_rig.smu.write
-    resistor_rig.smu.write = lambda command, **kw: (sent.append(command), original(command))[1]
+    adapter = resistor_rig.smu.adapter
+    original = adapter.write
+    adapter.write = lambda command, **kw: (sent.append(command), original(command, **kw))[1]
     step = Staircase.ramp(-1.0, 1.0, 2.0 / 999, 0.0, 1e-3)
     data = resistor_rig.smu.run(Sequence("TE", (step,), nplc=0.01))
     assert len(data) == 1000
