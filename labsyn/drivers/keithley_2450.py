@@ -18,7 +18,7 @@ from pymeasure.instruments import Instrument
 
 from labsyn.errors import InstrumentError, InstrumentReplyError, InstrumentTimeout, LimitError
 
-from .base import LabsynInstrument
+from .base import LabsynInstrument, parse_error
 from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keithley_2450_program import (
     measure_time,
@@ -67,7 +67,7 @@ class Keithley2450(LabsynInstrument):
     source_function = Instrument.control(
         ":SOUR:FUNC?", ":SOUR:FUNC %s", "Control the source function (voltage or current).",
         validator=strict_choice("source function"),
-        values={"voltage": "VOLT", "current": "CURR"}, map_values=True)
+        values={"voltage": "VOLT", "current": "CURR"}, map_values=True, cast=str)
     source_voltage_range = Instrument.control(
         ":SOUR:VOLT:RANG?", ":SOUR:VOLT:RANG %g", "Control the voltage source range (V).",
         validator=strict_range("voltage source range", "V"), values=(0.02, MAX_VOLTAGE))
@@ -100,7 +100,7 @@ class Keithley2450(LabsynInstrument):
         validator=strict_choice("autozero"), values={True: 1, False: 0}, map_values=True)
     sense_count = Instrument.control(
         ":SENS:COUN?", ":SENS:COUN %d", "Control readings per measure request.",
-        validator=strict_integer_range("sense count"), values=(1, 300_000))
+        validator=strict_integer_range("sense count"), values=(1, 300_000), cast=int)
     output_enabled = Instrument.control(
         ":OUTP?", ":OUTP %d", "Control the output relay (True = on).",
         validator=strict_choice("output state"), values={True: 1, False: 0}, map_values=True)
@@ -108,9 +108,14 @@ class Keithley2450(LabsynInstrument):
         ":OUTP:SMOD?", ":OUTP:SMOD %s", "Control the output-off state.",
         validator=strict_choice("output-off state"),
         values={"normal": "NORM", "high_impedance": "HIMP", "zero": "ZERO", "guard": "GUAR"},
-        map_values=True)
+        map_values=True, cast=str)
     current_limit_tripped = Instrument.measurement(
         ":SOUR:VOLT:ILIM:TRIP?", "Get whether the current limit is in force.", cast=bool)
+
+    @property
+    def next_error(self) -> tuple[int, str]:
+        """Get the oldest entry of the error queue as (code, message)."""
+        return parse_error(self.name, self.ask(":SYST:ERR?"))
 
     def __init__(self, adapter: Any, name: str = "Keithley 2450", **kwargs: Any) -> None:
         kwargs.setdefault("read_termination", "\n")
