@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pymeasure.instruments import Instrument, SCPIMixin
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
 from labsyn.clock import Clock, MonotonicClock
+from labsyn.drivers.validators import strict_choice
 from labsyn.errors import (
     InstrumentCommunicationError,
     InstrumentReplyError,
@@ -24,7 +25,6 @@ from labsyn.errors import (
     InstrumentTimeout,
 )
 
-T = TypeVar("T")
 MAX_ERROR_READS = 64
 
 
@@ -43,30 +43,28 @@ class LabsynInstrument(SCPIMixin, Instrument):
                                                f"cannot open {adapter!r}: {exc}") from exc
 
     # -- transport with locking and error translation -------------------------------------------
+    # Each method is written out (not wrapped) because ask() is every query's hot path.
     def write(self, command: str, **kwargs: Any) -> None:
         with self.lock:
             self._last_command = command
             try:
                 self.adapter.write(command, **kwargs)
             except VisaIOError as exc:
-                raise self._io_error(command, exc) from exc
+                raise self._translate(command, exc) from exc
 
     def read(self, **kwargs: Any) -> str:
         with self.lock:
             try:
                 return self.adapter.read(**kwargs)
-            except VisaIOError as exc:
-                raise self._io_error(self._last_command, exc) from exc
-            except UnicodeDecodeError as exc:
-                raise InstrumentReplyError(self.name, self._last_command,
-                                           f"reply is not ASCII text: {exc}") from exc
+            except (VisaIOError, UnicodeDecodeError) as exc:
+                raise self._translate(self._last_command, exc) from exc
 
     def read_bytes(self, count: int, **kwargs: Any) -> bytes:
         with self.lock:
             try:
                 return self.adapter.read_bytes(count, **kwargs)
             except VisaIOError as exc:
-                raise self._io_error(self._last_command, exc) from exc
+                raise self._translate(self._last_command, exc) from exc
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
         with self.lock:
@@ -74,11 +72,8 @@ class LabsynInstrument(SCPIMixin, Instrument):
             try:
                 self.adapter.write(command)
                 return self.adapter.read()
-            except VisaIOError as exc:
-                raise self._io_error(command, exc) from exc
-            except UnicodeDecodeError as exc:
-                raise InstrumentReplyError(self.name, command,
-                                           f"reply is not ASCII text: {exc}") from exc
+            except (VisaIOError, UnicodeDecodeError) as exc:
+                raise self._translate(command, exc) from exc
 
     def values(self, command: str, separator: str = ",", cast: Callable[[str], Any] = float,
                preprocess_reply: Callable[[str], str] | None = None, maxsplit: int = -1,
@@ -106,7 +101,15 @@ class LabsynInstrument(SCPIMixin, Instrument):
                                        f"expected {expected} values, got {len(result)}")
         return result
 
-    def _io_error(self, command: str, exc: VisaIOError) -> InstrumentCommunicationError:
+    def number(self, command: str) -> float:
+        """Query exactly one number."""
+        return self.numbers(command, expected=1)[0]
+
+    def _translate(self, command: str, exc: Exception) -> Exception:
+        """A transport failure or undecodable reply as a labsyn error naming the command."""
+        if isinstance(exc, UnicodeDecodeError):
+            return InstrumentReplyError(self.name, command, f"reply is not ASCII text: {exc}")
+        assert isinstance(exc, VisaIOError)
         if exc.error_code == StatusCode.error_timeout:
             return InstrumentTimeout(self.name, command, "no reply before the VISA timeout "
                                      "(device clear with clear_interface() to recover)")
@@ -126,14 +129,19 @@ class LabsynInstrument(SCPIMixin, Instrument):
             except NotImplementedError:
                 return
             except VisaIOError as exc:
-                raise self._io_error("device clear", exc) from exc
+                raise self._translate("device clear", exc) from exc
+
+    @property
+    def next_error(self) -> tuple[int, str]:
+        """Get the oldest entry of the error queue as (code, message)."""
+        return parse_error(self.name, self.ask(":SYST:ERR?"))
 
     def errors(self) -> list[tuple[int, str]]:
         """Read and empty the error queue: ``[(code, message), ...]``."""
         found: list[tuple[int, str]] = []
         with self.lock:
             for _ in range(MAX_ERROR_READS):
-                code, message = parse_error(self.name, self.ask(":SYST:ERR?"))
+                code, message = self.next_error
                 if code == 0:
                     break
                 found.append((code, message))
@@ -145,8 +153,12 @@ class LabsynInstrument(SCPIMixin, Instrument):
         if found:
             raise InstrumentReportedError(self.name, command or self._last_command, found)
 
-    def sleep(self, seconds: float) -> None:
-        self.clock.sleep(seconds)
+
+def on_off(command: str, doc: str, quantity: str) -> property:
+    """A boolean control sent as ``<command> 1|0`` and queried with ``<command>?``."""
+    return Instrument.control(f"{command}?", f"{command} %d", doc,
+                              validator=strict_choice(quantity), values={True: 1, False: 0},
+                              map_values=True)
 
 
 def parse_error(instrument: str, reply: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from pymeasure.instruments import Instrument
 
 from labsyn.errors import InstrumentError, InstrumentReplyError, InstrumentTimeout, LimitError
 
-from .base import LabsynInstrument, parse_error
+from .base import LabsynInstrument, on_off
 from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keithley_2450_program import (
     measure_time,
@@ -71,17 +71,13 @@ class Keithley2450(LabsynInstrument):
     source_voltage_range = Instrument.control(
         ":SOUR:VOLT:RANG?", ":SOUR:VOLT:RANG %g", "Control the voltage source range (V).",
         validator=strict_range("voltage source range", "V"), values=(0.02, MAX_VOLTAGE))
-    source_voltage_range_auto = Instrument.control(
-        ":SOUR:VOLT:RANG:AUTO?", ":SOUR:VOLT:RANG:AUTO %d", "Control voltage source autorange.",
-        validator=strict_choice("voltage source autorange"), values={True: 1, False: 0},
-        map_values=True)
+    source_voltage_range_auto = on_off(":SOUR:VOLT:RANG:AUTO", "Control voltage source "
+                                       "autorange.", "voltage source autorange")
     source_delay = Instrument.control(
         ":SOUR:VOLT:DEL?", ":SOUR:VOLT:DEL %g", "Control the source delay (s).",
         validator=strict_range("source delay", "s"), values=(0.0, 1e4))
-    source_delay_auto = Instrument.control(
-        ":SOUR:VOLT:DEL:AUTO?", ":SOUR:VOLT:DEL:AUTO %d", "Control the automatic source delay.",
-        validator=strict_choice("automatic source delay"), values={True: 1, False: 0},
-        map_values=True)
+    source_delay_auto = on_off(":SOUR:VOLT:DEL:AUTO", "Control the automatic source delay.",
+                               "automatic source delay")
     voltage_limit = Instrument.control(
         ":SOUR:CURR:VLIM?", ":SOUR:CURR:VLIM %g", "Control the voltage limit when sourcing "
         "current (V).", validator=strict_range("voltage limit", "V"), values=(0.02, MAX_VOLTAGE))
@@ -91,19 +87,13 @@ class Keithley2450(LabsynInstrument):
     current_range = Instrument.control(
         ":SENS:CURR:RANG?", ":SENS:CURR:RANG %g", "Control the current measure range (A).",
         validator=strict_range("current measure range", "A"), values=(1e-8, MAX_CURRENT))
-    current_range_auto = Instrument.control(
-        ":SENS:CURR:RANG:AUTO?", ":SENS:CURR:RANG:AUTO %d", "Control current autorange.",
-        validator=strict_choice("current autorange"), values={True: 1, False: 0},
-        map_values=True)
-    autozero = Instrument.control(
-        ":SENS:CURR:AZER?", ":SENS:CURR:AZER %d", "Control autozero of current readings.",
-        validator=strict_choice("autozero"), values={True: 1, False: 0}, map_values=True)
+    current_range_auto = on_off(":SENS:CURR:RANG:AUTO", "Control current autorange.",
+                                "current autorange")
+    autozero = on_off(":SENS:CURR:AZER", "Control autozero of current readings.", "autozero")
     sense_count = Instrument.control(
         ":SENS:COUN?", ":SENS:COUN %d", "Control readings per measure request.",
         validator=strict_integer_range("sense count"), values=(1, 300_000), cast=int)
-    output_enabled = Instrument.control(
-        ":OUTP?", ":OUTP %d", "Control the output relay (True = on).",
-        validator=strict_choice("output state"), values={True: 1, False: 0}, map_values=True)
+    output_enabled = on_off(":OUTP", "Control the output relay (True = on).", "output state")
     output_off_mode = Instrument.control(
         ":OUTP:SMOD?", ":OUTP:SMOD %s", "Control the output-off state.",
         validator=strict_choice("output-off state"),
@@ -111,11 +101,6 @@ class Keithley2450(LabsynInstrument):
         map_values=True, cast=str)
     current_limit_tripped = Instrument.measurement(
         ":SOUR:VOLT:ILIM:TRIP?", "Get whether the current limit is in force.", cast=bool)
-
-    @property
-    def next_error(self) -> tuple[int, str]:
-        """Get the oldest entry of the error queue as (code, message)."""
-        return parse_error(self.name, self.ask(":SYST:ERR?"))
 
     def __init__(self, adapter: Any, name: str = "Keithley 2450", **kwargs: Any) -> None:
         kwargs.setdefault("read_termination", "\n")
@@ -134,11 +119,11 @@ class Keithley2450(LabsynInstrument):
     # -- coupled settings -----------------------------------------------------------------------
     def _known_value(self, key: str, query: str) -> float:
         if key not in self._known:
-            self._known[key] = self.numbers(query, expected=1)[0]
+            self._known[key] = self.number(query)
         return self._known[key]
 
     def _get_source_voltage(self) -> float:
-        return self.numbers(":SOUR:VOLT?", expected=1)[0]
+        return self.number(":SOUR:VOLT?")
 
     def _set_source_voltage(self, level: float) -> None:
         level = strict_range("source voltage", "V")(level, (-MAX_VOLTAGE, MAX_VOLTAGE))
@@ -147,7 +132,7 @@ class Keithley2450(LabsynInstrument):
         self._known["voltage"] = level
 
     def _get_current_limit(self) -> float:
-        return self.numbers(":SOUR:VOLT:ILIM?", expected=1)[0]
+        return self.number(":SOUR:VOLT:ILIM?")
 
     def _set_current_limit(self, limit: float) -> None:
         limit = strict_range("current limit", "A")(limit, (MIN_CURRENT_LIMIT, MAX_CURRENT))
@@ -211,7 +196,7 @@ class Keithley2450(LabsynInstrument):
     @property
     def line_frequency(self) -> float:
         if self._line_frequency is None:
-            self._line_frequency = self.numbers(":SYST:LFR?", expected=1)[0]
+            self._line_frequency = self.number(":SYST:LFR?")
         return self._line_frequency
 
     def run(self, sequence: Sequence, should_abort: AbortCheck | None = None) -> SequenceData:
@@ -292,7 +277,7 @@ class Keithley2450(LabsynInstrument):
 
     def _fetch(self, index: int, start: float, label: str) -> SequenceData:
         with self.lock:
-            count = int(self.numbers(':TRAC:ACT? "defbuffer1"', expected=1)[0])
+            count = int(self.number(':TRAC:ACT? "defbuffer1"'))
             if count == 0:
                 return SequenceData.empty()
             values = np.asarray(self.numbers(

@@ -416,7 +416,7 @@ def test_common_commands_and_transport(smu: Keithley2450) -> None:
     assert smu.numbers(":SOUR:VOLT?", expected=1) == [0.0]
     smu.write("*STB?")
     assert smu.read_bytes(2) == b"0\n"
-    smu.sleep(1.0)
+    smu.clock.sleep(1.0)
     smu.wait_for(0.0)
     smu.shutdown()
     assert_in_step(smu)
