@@ -111,6 +111,7 @@ class Keithley2450(LabsynInstrument):
         self._line_frequency: float | None = None
         self._token = f"{next(_TOKENS)}"
         self._lists: set[str] = set()
+        self._sensing_current = False
         language = self.language.strip()
         if language != "SCPI":
             raise InstrumentError(self.name, "*LANG?", f"command language is {language!r}; "
@@ -162,10 +163,18 @@ class Keithley2450(LabsynInstrument):
     def measure(self) -> SpotReading:
         """One reading: current, source readback and the limit flag (``:READ?``)."""
         with self.lock:
-            self.write(':SENS:FUNC "CURR"')
+            if not self._sensing_current:
+                self.write(':SENS:FUNC "CURR"')
+                self._sensing_current = True
             command = ':READ? "defbuffer1", READ, SOUR, SOURSTAT'
             current, voltage, status = self.numbers(command, expected=3)
         return SpotReading(voltage, current, bool(int(status) & SOURCE_STATUS_LIMIT))
+
+    def reset(self) -> None:
+        """``*RST``: instrument defaults; forget what the driver knew of the settings."""
+        super().reset()
+        self._known.clear()
+        self._sensing_current = False
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the 2450's limits; raises before sending."""
@@ -174,10 +183,7 @@ class Keithley2450(LabsynInstrument):
             name = segment.label or type(segment).__name__
             strict_range(f"{name} current limit", "A")(segment.current_limit,
                                                        (MIN_CURRENT_LIMIT, MAX_CURRENT))
-            levels = segment.levels if isinstance(segment, Staircase) else (
-                *segment.amplitudes, segment.base,
-                *(() if segment.read_level is None else (segment.read_level,)))
-            peak = float(np.max(np.abs(levels)))
+            peak = float(np.max(np.abs(segment.levels)))
             strict_range(f"{name} level", "V")(peak, (0.0, MAX_VOLTAGE))
             check_power_envelope(peak, segment.current_limit)
             if isinstance(segment, Staircase):
@@ -205,48 +211,40 @@ class Keithley2450(LabsynInstrument):
         self._abort.clear()
         parts: list[SequenceData] = []
         for index, segment in enumerate(sequence.segments):
-            if isinstance(segment, Staircase):
-                chunks = [segment] if segment.is_linear() else _chunks(segment, LIST_MAX_POINTS)
-                for chunk in chunks:
-                    parts.append(self._run_staircase(chunk, sequence.nplc, index, should_abort))
-                    if parts[-1].aborted:
-                        return SequenceData.concatenate(parts, aborted=True)
-            else:
-                parts.append(self._run_train(segment, sequence.nplc, index, should_abort))
+            for piece in _instrument_pieces(segment):
+                parts.append(self._run_piece(piece, sequence.nplc, index, should_abort))
                 if parts[-1].aborted:
                     return SequenceData.concatenate(parts, aborted=True)
         self.check_errors("run sequence")
         return SequenceData.concatenate(parts)
 
-    def _run_staircase(self, step: Staircase, nplc: float, index: int,
-                       should_abort: AbortCheck | None) -> SequenceData:
-        commands, duration = staircase_commands(step, nplc, self.line_frequency)
-        return self._execute(commands, duration, step.points, index, step.label, should_abort)
-
-    def _run_train(self, train: PulseTrain, nplc: float, index: int,
+    def _run_piece(self, piece: Staircase | PulseTrain, nplc: float, index: int,
                    should_abort: AbortCheck | None) -> SequenceData:
-        names = (f"labsynW{self._token}", f"labsynR{self._token}")
-        deletes = [f':SOUR:CONF:LIST:DEL "{n}"' for n in names if n in self._lists]
-        self.write(":OUTP OFF")
-        commands = deletes + pulse_train_commands(train, nplc, names)
-        self._lists.update(names)
-        expected = train.points if train.read_level is not None else 0
-        return self._execute(commands, train_duration(train), expected, index, train.label,
-                             should_abort)
-
-    def _execute(self, commands: list[str], duration: float, expected: int, index: int,
-                 label: str, should_abort: AbortCheck | None) -> SequenceData:
+        """Configure, trigger, wait and read back one sweep or pulse train."""
+        if isinstance(piece, Staircase):
+            commands, duration = staircase_commands(piece, nplc, self.line_frequency)
+            expected = piece.points
+        else:
+            names = (f"labsynW{self._token}", f"labsynR{self._token}")
+            commands = [":OUTP OFF"] + [f':SOUR:CONF:LIST:DEL "{n}"' for n in names
+                                        if n in self._lists]
+            commands += pulse_train_commands(piece, nplc, names)
+            self._lists.update(names)
+            duration = train_duration(piece)
+            expected = piece.points if piece.read_level is not None else 0
         with self.lock:
             for command in commands:
                 self.write(command)
+            self._sensing_current = True
             self.check_errors("configure sequence")
             start = self.clock.now()
             self.write(":INIT")
         aborted = self._wait_idle(start + duration, should_abort)
-        data = self._fetch(index, start, label)
+        data = self._fetch(index, start, piece.label)
         if not aborted and len(data) != expected:
-            raise InstrumentReplyError(self.name, ":TRAC:ACT?", f"segment {label or index} "
-                                       f"stored {len(data)} readings, expected {expected}")
+            raise InstrumentReplyError(self.name, ":TRAC:ACT?",
+                                       f"segment {piece.label or index} stored {len(data)} "
+                                       f"readings, expected {expected}")
         data.aborted = aborted
         return data
 
@@ -316,6 +314,10 @@ class Keithley2450(LabsynInstrument):
         self.write(":SOUR:VOLT 0;:SOUR:CURR 0")
 
 
-def _chunks(step: Staircase, size: int) -> list[Staircase]:
-    return [Staircase(step.levels[i:i + size], step.dwell, step.current_limit, step.label)
-            for i in range(0, step.points, size)]
+def _instrument_pieces(segment: Staircase | PulseTrain) -> list[Staircase | PulseTrain]:
+    """A segment cut to what one 2450 trigger can run (lists hold at most 2500 points)."""
+    if isinstance(segment, PulseTrain) or segment.is_linear():
+        return [segment]
+    size = LIST_MAX_POINTS
+    return [Staircase(segment.levels[i:i + size], segment.dwell, segment.current_limit,
+                      segment.label) for i in range(0, segment.points, size)]

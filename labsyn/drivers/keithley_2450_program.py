@@ -47,7 +47,7 @@ def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str])
     Config list W holds one index per pulse (stepped with NEXT), R holds (read, base).
     """
     write_list, read_list = (f'"{n}"' for n in names)
-    peak = max(abs(v) for v in (*train.amplitudes, train.base, train.read_level or 0.0))
+    peak = max(abs(v) for v in train.levels)
     commands = [_setup(train.current_limit, nplc, autozero=False),
                 f":SOUR:VOLT:RANG:AUTO 0;:SOUR:VOLT:RANG {max(peak, 0.02):.6g}",
                 f":SOUR:CONF:LIST:CRE {write_list};:SOUR:CONF:LIST:CRE {read_list}"]

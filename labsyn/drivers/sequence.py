@@ -95,6 +95,12 @@ class PulseTrain:
     def points(self) -> int:
         return len(self.amplitudes)
 
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """Every level the train sources: pulses, base and read."""
+        read = () if self.read_level is None else (self.read_level,)
+        return (*self.amplitudes, self.base, *read)
+
 
 Segment = Staircase | PulseTrain
 
