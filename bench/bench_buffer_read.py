@@ -13,7 +13,7 @@ import time
 
 from labsyn.drivers.keithley_2450 import Keithley2450
 from labsyn.drivers.sequence import Sequence, Staircase
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 
@@ -21,11 +21,7 @@ ADDRESS, POINTS = "GPIB0::24::INSTR", 1000
 
 
 def main() -> None:
-    bench = Bench()
-    sim = bench.add_instrument(ADDRESS, SimKeithley2450())
-    dut = bench.add_dut("dut", Resistor(10e3))
-    bench.wire(dut, "TE", sim.channel)
-    bench.wire(dut, "BE", "ground")
+    bench = single_smu_bench(ADDRESS, SimKeithley2450(), Resistor(10e3))
     smu = Keithley2450(ADDRESS, visa_library=bench.visa_library(), clock=bench.clock)
     sweep = Sequence("TE", (Staircase.ramp(0.0, 1.0, 1.0 / (POINTS - 1), 0.0, 1e-3),), nplc=0.01)
     runs, fetches = [], []

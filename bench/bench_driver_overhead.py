@@ -14,7 +14,7 @@ import time
 import pyvisa
 
 from labsyn.drivers.keithley_2450 import Keithley2450
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 
@@ -33,11 +33,7 @@ def median_call_us(call) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    bench = Bench()
-    sim = bench.add_instrument(ADDRESS, SimKeithley2450())
-    dut = bench.add_dut("dut", Resistor(10e3))
-    bench.wire(dut, "TE", sim.channel)
-    bench.wire(dut, "BE", "ground")
+    bench = single_smu_bench(ADDRESS, SimKeithley2450(), Resistor(10e3))
     smu = Keithley2450(ADDRESS, visa_library=bench.visa_library(), clock=bench.clock)
     raw = pyvisa.ResourceManager(bench.visa_library()).open_resource(
         ADDRESS, read_termination="\n", write_termination="\n")

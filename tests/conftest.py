@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from labsyn.drivers.keithley_2450 import Keithley2450
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import Bench, single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 
@@ -25,11 +25,8 @@ class Rig:
 
 
 def make_rig(device: Any, series_resistance: float = 0.0, **bench_kwargs: Any) -> Rig:
-    bench = Bench(**bench_kwargs)
-    sim = bench.add_instrument(ADDRESS, SimKeithley2450())
-    dut = bench.add_dut("dut", device, series_resistance)
-    bench.wire(dut, "TE", sim.channel)
-    bench.wire(dut, "BE", "ground")
+    sim = SimKeithley2450()
+    bench = single_smu_bench(ADDRESS, sim, device, series_resistance, **bench_kwargs)
     smu = Keithley2450(ADDRESS, visa_library=bench.visa_library(), clock=bench.clock)
     return Rig(bench, sim, device, smu)
 

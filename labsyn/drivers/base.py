@@ -103,7 +103,12 @@ class LabsynInstrument(SCPIMixin, Instrument):
 
     def number(self, command: str) -> float:
         """Query exactly one number."""
-        return self.numbers(command, expected=1)[0]
+        reply = self.ask(command)
+        try:
+            return float(reply)
+        except ValueError:
+            raise InstrumentReplyError(self.name, command,
+                                       f"reply {reply[:80]!r} is not one number") from None
 
     def _translate(self, command: str, exc: Exception) -> Exception:
         """A transport failure or undecodable reply as a labsyn error naming the command."""

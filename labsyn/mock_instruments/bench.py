@@ -7,6 +7,8 @@
 >>> bench.wire(dut, "BE", "ground")
 >>> rm = pyvisa.ResourceManager(bench.visa_library())
 
+`single_smu_bench` builds exactly that two-terminal arrangement in one call.
+
 Every command advances the clock by its modelled duration (transport latency plus bytes at the
 bus rate, plus what the instrument models); in *instant* mode waits jump, in *paced* and *real*
 mode they take (scaled) wall time.
@@ -161,3 +163,14 @@ class Bench:
             self.sync()
             return {address: {"name": inst.name, **inst.output_state()}
                     for address, inst in self.instruments.items()}
+
+
+def single_smu_bench(address: str | list[str], instrument: Any, device: DeviceModel,
+                     series_resistance: float = 0.0, **bench_options: Any) -> Bench:
+    """One SMU at `address` on the TE of one DUT, its BE grounded."""
+    bench = Bench(**bench_options)
+    bench.add_instrument(address, instrument)
+    dut = bench.add_dut("dut", device, series_resistance)
+    bench.wire(dut, "TE", instrument.channel)
+    bench.wire(dut, "BE", "ground")
+    return bench

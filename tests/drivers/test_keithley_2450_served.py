@@ -7,7 +7,7 @@ import pytest
 
 from labsyn.drivers.keithley_2450 import Keithley2450
 from labsyn.drivers.sequence import Sequence, Staircase
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 from labsyn.mock_instruments.server import serve_bench
@@ -15,11 +15,8 @@ from labsyn.mock_instruments.server import serve_bench
 
 @pytest.fixture
 def served_smu():  # type: ignore[no-untyped-def]
-    bench = Bench(clock_mode="real")
-    sim = bench.add_instrument("GPIB0::24::INSTR", SimKeithley2450())
-    dut = bench.add_dut("dut", Resistor(10e3))
-    bench.wire(dut, "TE", sim.channel)
-    bench.wire(dut, "BE", "ground")
+    sim = SimKeithley2450()
+    bench = single_smu_bench("GPIB0::24::INSTR", sim, Resistor(10e3), clock_mode="real")
     with serve_bench(bench) as server:
         (_, socket_address), = server.addresses
         smu = Keithley2450(socket_address, visa_library="@py")

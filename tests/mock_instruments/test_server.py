@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import pyvisa
 
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import Bench, single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 from labsyn.mock_instruments.server import BenchServer, run_until_interrupted, serve_bench
@@ -22,12 +22,7 @@ IDN = SimKeithley2450.idn
 
 
 def make_bench(addresses: str | list[str] = ADDRESS) -> Bench:
-    bench = Bench(clock_mode="real")
-    smu = bench.add_instrument(addresses, SimKeithley2450())
-    dut = bench.add_dut("dut", Resistor(10e3))
-    bench.wire(dut, "TE", smu.channel)
-    bench.wire(dut, "BE", "ground")
-    return bench
+    return single_smu_bench(addresses, SimKeithley2450(), Resistor(10e3), clock_mode="real")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pyvisa
 
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import Bench, single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 
@@ -14,11 +14,7 @@ ADDRESS = "GPIB0::24::INSTR"
 
 @pytest.fixture
 def smu() -> tuple[Bench, pyvisa.resources.MessageBasedResource]:
-    bench = Bench()
-    sim = bench.add_instrument(ADDRESS, SimKeithley2450())
-    dut = bench.add_dut("dut", Resistor(1e3))
-    bench.wire(dut, "TE", sim.channel)
-    bench.wire(dut, "BE", "ground")
+    bench = single_smu_bench(ADDRESS, SimKeithley2450(), Resistor(1e3))
     rm = pyvisa.ResourceManager(bench.visa_library())
     return bench, rm.open_resource(ADDRESS, read_termination="\n", write_termination="\n")
 

@@ -7,7 +7,7 @@ import pyvisa
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from labsyn.mock_instruments.bench import Bench
+from labsyn.mock_instruments.bench import Bench, single_smu_bench
 from labsyn.mock_instruments.keithley_2450 import SimKeithley2450
 from labsyn.mock_instruments.resistor import Resistor
 
@@ -18,12 +18,7 @@ NAMES = ["GPIB0::24::INSTR", "TCPIP0::192.168.1.24::inst0::INSTR",
 
 @pytest.fixture
 def bench() -> Bench:
-    bench = Bench()
-    sim = bench.add_instrument(NAMES, SimKeithley2450())
-    dut = bench.add_dut("dut", Resistor(1e3))
-    bench.wire(dut, "TE", sim.channel)
-    bench.wire(dut, "BE", "ground")
-    return bench
+    return single_smu_bench(NAMES, SimKeithley2450(), Resistor(1e3))
 
 
 def open_smu(bench: Bench, name: str = NAMES[0]) -> pyvisa.resources.MessageBasedResource:
