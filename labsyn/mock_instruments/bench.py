@@ -25,7 +25,7 @@ from pyvisa import rname
 
 from labsyn.clock import ClockMode, SimClock
 
-from .faults import FaultPlan
+from .faults import FaultPlan, LinkLost
 from .scpi import Reply
 from .timeline import GROUND, DeviceModel, Dut, SourceChannel, Timeline
 
@@ -153,6 +153,27 @@ class Bench:
         """Integrate ahead to `t` (an instrument needs a result that exists at `t`)."""
         with self.lock:
             self.timeline.advance_to(max(t, self.clock.now()))
+
+    def deliver(self, instrument: SimInstrument, addresses: tuple[str, ...] | list[str],
+                data: bytes) -> None:
+        """A program message reaching `instrument` (known by `addresses`) over its link.
+
+        Applies injected faults, the bus time and the state of the DUTs up to now, then
+        executes it. Raises `LinkLost` if the link is down or a disconnect fault fires.
+        """
+        with self.lock:
+            if any(address in self.faults.lost for address in addresses):
+                raise LinkLost(addresses[0])
+            text = data.decode("ascii", errors="replace")
+            fault = next((f for a in addresses if (f := self.faults.take(a, text))), None)
+            if fault is not None and fault.kind == "disconnect":
+                self.faults.lost.add(addresses[0])
+                raise LinkLost(addresses[0])
+            self.transport_delay(len(data))
+            self.sync()
+            instrument.receive(data, self.clock.now())
+            if fault is not None:
+                instrument.inject(fault.kind, fault.error)
 
     def transport_delay(self, nbytes: int) -> None:
         self.clock.sleep(self.latency_s + nbytes / self.bus_bytes_per_s)

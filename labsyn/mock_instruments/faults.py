@@ -25,6 +25,10 @@ class Fault:
     hits: int = 0
 
 
+class LinkLost(Exception):
+    """The connection to a simulated instrument is down (a disconnect fault)."""
+
+
 @dataclass
 class FaultPlan:
     """Faults waiting to happen, and the resources whose connection is lost."""

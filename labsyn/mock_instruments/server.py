@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .faults import LinkLost
+
 if TYPE_CHECKING:
     from .bench import Bench, SimInstrument
 
@@ -42,21 +44,13 @@ class _Endpoint:
 
     def execute(self, message: bytes) -> bytes | None:
         """Run one program message; its reply once ready, b"" if none, None if the link is lost."""
-        bench, instrument, data = self.bench, self.instrument, message + b"\n"
+        bench, instrument = self.bench, self.instrument
         with self.exchange:
             with bench.lock:
-                if any(address in bench.faults.lost for address in self.addresses):
+                try:
+                    bench.deliver(instrument, self.addresses, message + b"\n")
+                except LinkLost:
                     return None
-                text = message.decode("ascii", errors="replace")
-                fault = next((f for a in self.addresses if (f := bench.faults.take(a, text))), None)
-                if fault is not None and fault.kind == "disconnect":
-                    bench.faults.lost.add(self.addresses[0])
-                    return None
-                bench.transport_delay(len(data))
-                bench.sync()
-                instrument.receive(data, bench.clock.now())
-                if fault is not None:
-                    instrument.inject(fault.kind, fault.error)
                 reply = instrument.next_reply()
             if reply is None:
                 return b""

@@ -17,6 +17,8 @@ from pyvisa.constants import ResourceAttribute, StatusCode
 from pyvisa.errors import VisaIOError
 from pyvisa.util import LibraryPath
 
+from .faults import LinkLost
+
 if TYPE_CHECKING:
     from .bench import Bench, SimInstrument
 
@@ -40,7 +42,6 @@ class SimSession:
             ResourceAttribute.timeout_value: 2000,
         }
         self.unread = b""
-        self.last_message = ""
 
     def get_attribute(self, attribute: int) -> tuple[Any, StatusCode]:
         attr = attributes.AttributesByID.get(attribute)
@@ -146,20 +147,13 @@ class LabsynVisaLibrary(highlevel.VisaLibraryBase):
         bench = self.bench
         with bench.lock:
             self._check_connection(session, sess)
-            message = data.decode("ascii", errors="replace")
-            fault = bench.faults.take(sess.name, message)
-            if fault is not None and fault.kind == "disconnect":
-                bench.faults.lost.add(sess.name)
-                self._check_connection(session, sess)
-            bench.transport_delay(len(data))
             if sess.unread:
                 sess.unread = b""
                 sess.instrument.query_interrupted()
-            sess.last_message = message
-            bench.sync()
-            sess.instrument.receive(data, bench.clock.now())
-            if fault is not None:
-                sess.instrument.inject(fault.kind, fault.error)
+            try:
+                bench.deliver(sess.instrument, (sess.name,), data)
+            except LinkLost:
+                self._raise(session, StatusCode.error_connection_lost)
         return len(data), self.handle_return_value(session, StatusCode.success)
 
     def read(self, session: int, count: int) -> tuple[bytes, StatusCode]:
