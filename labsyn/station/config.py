@@ -18,6 +18,7 @@ from labsyn.errors import ConfigError
 from .registry import DRIVERS
 
 TERMINALS = ("TE", "BE", "gate", "drain", "source")
+PRESETS = ("hfox",)
 
 
 class _Strict(BaseModel):
@@ -85,6 +86,13 @@ class SimConfig(_Strict):
     series_resistance: float = Field(0.0, ge=0, le=1e7, description="probe + line, Ω")
     temperature_k: float = Field(300.0, ge=4, le=800)
     latency_s: float = Field(100e-6, ge=0, le=1.0)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value.lower() not in PRESETS:
+            raise ValueError(f"{value!r} is not one of {', '.join(PRESETS)}")
+        return value.lower()
 
 
 class StationConfig(_Strict):
@@ -157,12 +165,13 @@ def _line_numbers(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str
     return found
 
 
+_PYDANTIC_STEPS = ("function-after", "literal", "TerminalWire")
+
+
 def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str, ...], int]) -> str:
     problems = []
     for error in exc.errors():
-        loc = tuple(str(p) for p in error["loc"] if not str(p).startswith(("function-after",
-                                                                         "literal")))
-        loc = tuple(p for p in loc if p not in ("TerminalWire",))
+        loc = tuple(str(p) for p in error["loc"] if not str(p).startswith(_PYDANTIC_STEPS))
         key = ".".join(loc) or "(top level)"
         line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
         message = error["msg"].removeprefix("Value error, ")

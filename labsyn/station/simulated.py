@@ -9,8 +9,6 @@ from labsyn.errors import ConfigError
 from .config import StationConfig, TerminalWire
 from .registry import DRIVERS
 
-PRESETS = ("hfox",)
-
 
 def build_device(config: StationConfig) -> Any:
     """The simulated DUT: an RRAM cell keyed by (wafer seed, die, device) or a resistor."""
@@ -22,8 +20,6 @@ def build_device(config: StationConfig) -> Any:
     from labsyn.mock_instruments import presets
     from labsyn.mock_instruments.device_model import RRAMDevice
 
-    if sim.preset.lower() not in PRESETS:
-        raise ConfigError(f"sim.preset {sim.preset!r} is not one of {', '.join(PRESETS)}")
     preset = getattr(presets, sim.preset.upper())
     return RRAMDevice.from_key(preset, sim.wafer_seed, sim.die, sim.device_index,
                                temperature_k=sim.temperature_k)
