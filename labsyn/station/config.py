@@ -19,6 +19,7 @@ from .registry import DRIVERS
 
 TERMINALS = ("TE", "BE", "gate", "drain", "source")
 PRESETS = ("hfox",)
+SIMULATED_TERMINALS = ("TE", "BE")
 
 
 class _Strict(BaseModel):
@@ -124,6 +125,11 @@ class StationConfig(_Strict):
             if terminal not in self.terminals:
                 raise ValueError(f"limits.max_voltage.{terminal}: no such terminal "
                                  f"(terminals: {', '.join(self.terminals)})")
+        if self.backend == "labsyn-sim":
+            extra = [t for t in self.terminals if t not in SIMULATED_TERMINALS]
+            if extra:
+                raise ValueError(f"terminals {', '.join(extra)}: the simulated DUT is two-terminal "
+                                 f"({', '.join(SIMULATED_TERMINALS)})")
         used = [(w.instrument, w.channel) for w in self.terminals.values()
                 if isinstance(w, TerminalWire)]
         if len(used) != len(set(used)):
