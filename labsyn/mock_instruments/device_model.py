@@ -120,6 +120,11 @@ def _sinh(x: float) -> float:
     return math.sinh(max(-_ARG_MAX, min(_ARG_MAX, x)))
 
 
+def _sinh_iv(g: np.ndarray | float, v0: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
+    """I = G·V0·sinh(V/V0) on arrays, the argument clipped against overflow."""
+    return g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX))
+
+
 def _crossing(before: float, after: float) -> int:
     if before < 0.5 <= after:
         return 1
@@ -222,7 +227,7 @@ class RRAMDevice:
         """Deterministic current at device voltage v for the present state."""
         g, v0 = self._g_v0()
         if isinstance(v, np.ndarray):
-            return g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX))
+            return _sinh_iv(g, v0, v)
         return g * v0 * _sinh(_checked("v", v) / v0)
 
     def read_current(self, v: float) -> float:
@@ -481,7 +486,7 @@ class RRAMDevice:
         g, v0, peaks = (np.concatenate([q[j] for q in parts]) for j in range(3))
         reads = None
         if v_read is not None:
-            reads = g * v0 * np.sinh(np.clip(v_read / v0, -_ARG_MAX, _ARG_MAX))
+            reads = _sinh_iv(g, v0, v_read)
             if self.preset.noise:
                 reads *= 1.0 + self.preset.read_noise * self._rng.standard_normal(n)
         return PulseTrainResult(reads, g, peaks, self.state)
@@ -553,7 +558,7 @@ class RRAMDevice:
         currents = []
         for w, s1_, s2_ in ((w_start, s1[0], s2[0]), (w_end, s1[1], s2[1])):
             g, v0 = level(w, s1_, s2_)
-            currents.append(g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX)))
+            currents.append(_sinh_iv(g, v0, v))
         peak = np.where(np.abs(currents[1]) > np.abs(currents[0]), currents[1], currents[0])
         g_read, v0_read = level(w_read, s1[2], s2[2])
         self._w = float(y[m - 1])
