@@ -38,7 +38,8 @@ class LabsynInstrument(SCPIMixin, Instrument):
         self._last_command = ""
         try:
             super().__init__(adapter, name, **kwargs)
-        except VisaIOError as exc:
+        except (VisaIOError, OSError, ValueError) as exc:
+            # VISA backends report a missing library or bus driver as OSError or ValueError.
             raise InstrumentCommunicationError(name, "open",
                                                f"cannot open {adapter!r}: {exc}") from exc
 
@@ -49,21 +50,21 @@ class LabsynInstrument(SCPIMixin, Instrument):
             self._last_command = command
             try:
                 self.adapter.write(command, **kwargs)
-            except VisaIOError as exc:
+            except (VisaIOError, OSError) as exc:
                 raise self._translate(command, exc) from exc
 
     def read(self, **kwargs: Any) -> str:
         with self.lock:
             try:
                 return self.adapter.read(**kwargs)
-            except (VisaIOError, UnicodeDecodeError) as exc:
+            except (VisaIOError, OSError, UnicodeDecodeError) as exc:
                 raise self._translate(self._last_command, exc) from exc
 
     def read_bytes(self, count: int, **kwargs: Any) -> bytes:
         with self.lock:
             try:
                 return self.adapter.read_bytes(count, **kwargs)
-            except VisaIOError as exc:
+            except (VisaIOError, OSError) as exc:
                 raise self._translate(self._last_command, exc) from exc
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
@@ -72,7 +73,7 @@ class LabsynInstrument(SCPIMixin, Instrument):
             try:
                 self.adapter.write(command)
                 return self.adapter.read()
-            except (VisaIOError, UnicodeDecodeError) as exc:
+            except (VisaIOError, OSError, UnicodeDecodeError) as exc:
                 raise self._translate(command, exc) from exc
 
     def values(self, command: str, separator: str = ",", cast: Callable[[str], Any] = float,
@@ -114,7 +115,8 @@ class LabsynInstrument(SCPIMixin, Instrument):
         """A transport failure or undecodable reply as a labsyn error naming the command."""
         if isinstance(exc, UnicodeDecodeError):
             return InstrumentReplyError(self.name, command, f"reply is not ASCII text: {exc}")
-        assert isinstance(exc, VisaIOError)
+        if not isinstance(exc, VisaIOError):
+            return InstrumentCommunicationError(self.name, command, f"transport failed: {exc}")
         if exc.error_code == StatusCode.error_timeout:
             return InstrumentTimeout(self.name, command, "no reply before the VISA timeout "
                                      "(device clear with clear_interface() to recover)")
@@ -133,7 +135,7 @@ class LabsynInstrument(SCPIMixin, Instrument):
                 self.adapter.connection.clear()
             except NotImplementedError:
                 return
-            except VisaIOError as exc:
+            except (VisaIOError, OSError) as exc:
                 raise self._translate("device clear", exc) from exc
 
     @property

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labsyn.errors import ConfigError, LimitError
+from labsyn.errors import ConfigError, InstrumentCommunicationError, LimitError
 from labsyn.station import Station, load_station_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "stations"
@@ -80,3 +80,11 @@ def test_same_station_twice_measures_the_same_simulated_device() -> None:
             station.terminal("TE").driver.apply_voltage(2.0, 1e-4)
             readings.append(station.bench.timeline.duts[0].device.truth.v_form)
     assert readings[0] == readings[1]
+
+
+def test_a_station_whose_instrument_cannot_be_opened_says_which_and_why(tmp_path: Path) -> None:
+    text = (EXAMPLES / "keithley_2450_lab.yaml").read_text()
+    text = text.replace('visa_library: ""', 'visa_library: "@py"')
+    text = text.replace("address: GPIB0::24::INSTR", "address: TCPIP0::127.0.0.1::9::SOCKET")
+    with pytest.raises(InstrumentCommunicationError, match=r"smu: command .*refused"):
+        Station.open(write(tmp_path, text))
