@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from labsyn import __version__
+from labsyn.commands import add_run_commands
 from labsyn.errors import LabsynError
 
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     serve.add_argument("--port", type=int, default=0, help="first port (0 = any free port)")
     serve.set_defaults(run=_sim_serve)
+    add_run_commands(commands)
     return parser
 
 

@@ -35,6 +35,7 @@ class LabsynInstrument(SCPIMixin, Instrument):
                  **kwargs: Any) -> None:
         self.lock = threading.RLock()
         self.clock: Clock = clock or MonotonicClock()
+        self.dry_run = False  # static replies (pyvisa-sim): accept the buffer counts they give
         self._last_command = ""
         try:
             super().__init__(adapter, name, **kwargs)

@@ -42,6 +42,10 @@ class SourceMeter(Protocol):
         """Set the current limit, then the level, then turn the output on."""
         ...
 
+    def check_sequence(self, sequence: Sequence) -> None:
+        """Raise `LimitError` if the instrument cannot run `sequence`; nothing is sent."""
+        ...
+
     def measure(self) -> SpotReading:
         """One reading at the present source level."""
         ...

@@ -215,6 +215,8 @@ class Keithley2450(LabsynInstrument):
                 parts.append(self._run_piece(piece, sequence.nplc, index, should_abort))
                 if parts[-1].aborted:
                     return SequenceData.concatenate(parts, aborted=True)
+                if _stopped_on_limit(piece, parts[-1]):
+                    break
         self.check_errors("run sequence")
         return SequenceData.concatenate(parts)
 
@@ -241,7 +243,9 @@ class Keithley2450(LabsynInstrument):
             self.write(":INIT")
         aborted = self._wait_idle(start + duration, should_abort)
         data = self._fetch(index, start, piece.label)
-        if not aborted and len(data) != expected:
+        if _stopped_on_limit(piece, data):
+            expected = len(data)
+        if not aborted and len(data) != expected and not self.dry_run:
             raise InstrumentReplyError(self.name, ":TRAC:ACT?",
                                        f"segment {piece.label or index} stored {len(data)} "
                                        f"readings, expected {expected}")
@@ -314,10 +318,17 @@ class Keithley2450(LabsynInstrument):
         self.write(":SOUR:VOLT 0;:SOUR:CURR 0")
 
 
+def _stopped_on_limit(piece: Staircase | PulseTrain, data: SequenceData) -> bool:
+    """A stop-on-limit staircase that ended at a reading in compliance."""
+    return (isinstance(piece, Staircase) and piece.stop_on_limit and len(data) > 0
+            and bool(data.limited[-1]))
+
+
 def _instrument_pieces(segment: Staircase | PulseTrain) -> list[Staircase | PulseTrain]:
     """A segment cut to what one 2450 trigger can run (lists hold at most 2500 points)."""
     if isinstance(segment, PulseTrain) or segment.is_linear():
         return [segment]
     size = LIST_MAX_POINTS
     return [Staircase(segment.levels[i:i + size], segment.dwell, segment.current_limit,
-                      segment.label) for i in range(0, segment.points, size)]
+                      segment.label, segment.stop_on_limit)
+            for i in range(0, segment.points, size)]

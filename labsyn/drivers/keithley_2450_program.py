@@ -24,20 +24,24 @@ def _setup(limit: float, nplc: float, autozero: bool) -> str:
 
 def staircase_commands(step: Staircase, nplc: float, line_frequency: float
                        ) -> tuple[list[str], float]:
-    """Commands for one sweep (failAbort OFF: a SET sweep survives compliance), its duration."""
+    """Commands for one sweep and its duration.
+
+    failAbort is OFF (a SET sweep survives compliance) unless the staircase stops on the limit.
+    """
     reading = measure_time(nplc, line_frequency)
     delay = step.dwell - reading
     delay = delay if delay >= MIN_SWEEP_DELAY_S else 0.0
+    fail_abort = "ON" if step.stop_on_limit else "OFF"
     commands = [_setup(step.current_limit, nplc, autozero=True), f":TRAC:CLE {BUFFER}"]
     if step.is_linear():
         commands.append(f":SOUR:SWE:VOLT:LIN {step.levels[0]:.9g}, {step.levels[-1]:.9g}, "
-                        f"{step.points}, {delay:.6g}, 1, BEST, OFF, OFF, {BUFFER}")
+                        f"{step.points}, {delay:.6g}, 1, BEST, {fail_abort}, OFF, {BUFFER}")
     else:
         for i in range(0, step.points, LIST_VALUES_PER_COMMAND):
             values = ", ".join(f"{v:.9g}" for v in step.levels[i:i + LIST_VALUES_PER_COMMAND])
             head = ":SOUR:LIST:VOLT" if i == 0 else ":SOUR:LIST:VOLT:APP"
             commands.append(f"{head} {values}")
-        commands.append(f":SOUR:SWE:VOLT:LIST 1, {delay:.6g}, 1, OFF, {BUFFER}")
+        commands.append(f":SOUR:SWE:VOLT:LIST 1, {delay:.6g}, 1, {fail_abort}, {BUFFER}")
     return commands, step.points * (delay + reading)
 
 

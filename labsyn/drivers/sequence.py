@@ -16,12 +16,17 @@ from labsyn.errors import LimitError
 
 @dataclass(frozen=True)
 class Staircase:
-    """Levels held `dwell` s each, measured at the end of every step, under `current_limit`."""
+    """Levels held `dwell` s each, measured at the end of every step, under `current_limit`.
+
+    With `stop_on_limit` the instrument ends the staircase at the first reading in compliance
+    (a forming ramp stops at the trip), so fewer rows than levels come back.
+    """
 
     levels: tuple[float, ...]
     dwell: float
     current_limit: float
     label: str = ""
+    stop_on_limit: bool = False
 
     def __post_init__(self) -> None:
         if len(self.levels) < 1:
@@ -36,12 +41,12 @@ class Staircase:
 
     @classmethod
     def ramp(cls, start: float, stop: float, step: float, dwell: float, current_limit: float,
-             label: str = "") -> Staircase:
+             label: str = "", stop_on_limit: bool = False) -> Staircase:
         """start → stop in steps of |step| (both ends included)."""
         if not step > 0:
             raise LimitError("ramp step", step, "> 0 V")
         n = int(round(abs(stop - start) / step)) + 1
-        return cls(tuple(np.linspace(start, stop, n)), dwell, current_limit, label)
+        return cls(tuple(np.linspace(start, stop, n)), dwell, current_limit, label, stop_on_limit)
 
     @property
     def points(self) -> int:

@@ -69,7 +69,9 @@ class Station:
             kwargs["visa_library"] = f"{yaml_path}@sim"
         elif self.config.visa_library:
             kwargs["visa_library"] = self.config.visa_library
-        return entry.driver_class()(inst.address, name=name, clock=self.clock, **kwargs)
+        driver = entry.driver_class()(inst.address, name=name, clock=self.clock, **kwargs)
+        driver.dry_run = self.dry_run
+        return driver
 
     # -- wiring and limits ----------------------------------------------------------------------
     def terminal(self, name: str) -> TerminalBinding:
@@ -116,6 +118,11 @@ class Station:
                 "terminals": {t: (w if isinstance(w, str) else w.model_dump())
                               for t, w in self.config.terminals.items()},
                 "limits": self.config.limits.model_dump()}
+
+    @property
+    def dry_run(self) -> bool:
+        """Stock pyvisa-sim: static replies, so no physical data."""
+        return self.config.backend == "pyvisa-sim"
 
     @property
     def simulated(self) -> bool:

@@ -1,0 +1,143 @@
+"""The run-related ``labsyn`` commands: run, runs, export, protocols, demo."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from labsyn.engine import LogSink, ProgressBar, Runner, RunResult, RunState
+from labsyn.protocols import get_protocol, parse_assignments
+from labsyn.protocols.base import describe_parameters
+from labsyn.store import DeviceId, Store
+
+EXIT_FAILED, EXIT_ABORTED = 1, 3
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    return Store(Path(args.data) if args.data else Store.default_root())
+
+
+def run_protocol(args: argparse.Namespace) -> int:
+    from labsyn.station import Station
+
+    protocol = get_protocol(args.protocol)
+    params = protocol.parameters(parse_assignments(args.set or []))
+    store = open_store(args)
+    with Station.open(args.station) as station:
+        runner = Runner(station, protocol, params, store=store,
+                        device=DeviceId(args.wafer, args.die, args.device),
+                        sinks=[LogSink(), ProgressBar(label=protocol.name)])
+        result = runner.run()
+    print_figures(result)
+    if result.details is not None and len(result.details):
+        print(result.details.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"run {result.run_id}: {result.status}{': ' + result.message if result.message else ''}")
+    print(f"run file: {result.path}")
+    return exit_code(result, getattr(runner, "signals_received", []))
+
+
+def exit_code(result: RunResult, signals: list[int]) -> int:
+    """0 completed, 1 failed, 3 aborted, 128 + N when signal N stopped the run."""
+    if result.status == RunState.COMPLETED:
+        return 0
+    if signals:
+        return 128 + signals[0]
+    return EXIT_ABORTED if result.status == RunState.ABORTED else EXIT_FAILED
+
+
+def print_figures(result: RunResult) -> None:
+    for name, estimate in result.figures.items():
+        print(f"  {name:<16} {estimate}")
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    runs = open_store(args).runs(protocol=args.protocol, status=args.status)
+    if runs.empty:
+        print("no runs")
+        return 0
+    columns = [c for c in ("run_id", "protocol", "status", "started", "wafer", "die", "device",
+                           "rows") if c in runs.columns]
+    figures = [c for c in runs.columns if c not in _CATALOG_COLUMNS]
+    print(runs[columns + figures].tail(args.last).to_string(
+        index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+_CATALOG_COLUMNS = {"run_id", "protocol", "path", "status", "message", "started", "ended",
+                    "wafer", "die", "device", "subsite", "station", "backend", "parameters",
+                    "writer_pid", "writer_host", "rows"}
+
+
+def export_run(args: argparse.Namespace) -> int:
+    path = open_store(args).export(args.run, args.format, args.out)
+    print(path)
+    return 0
+
+
+def list_protocols(args: argparse.Namespace) -> int:
+    from labsyn.protocols import PROTOCOLS
+
+    names = [args.name] if args.name else list(PROTOCOLS)
+    for name in names:
+        protocol = get_protocol(name)
+        print(f"{protocol.name}: {protocol.title}")
+        for row in describe_parameters(protocol.Parameters):
+            print(f"  {row['name']:<18} {_default(row):>12} {row['unit']:<4} {_bounds(row):<18}"
+                  f" {row['help']}")
+    return 0
+
+
+def _default(row: Mapping[str, Any]) -> str:
+    value = row["default"]
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _bounds(row: Mapping[str, Any]) -> str:
+    symbols = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+    return " ".join(f"{symbols[k]}{row[k]:g}" for k in symbols if k in row)
+
+
+def add_run_commands(commands: Any) -> None:
+    """Register run, runs, export, protocols and demo on the `labsyn` parser."""
+    run = commands.add_parser("run", help="run a protocol on a station")
+    run.add_argument("protocol", help="protocol name (labsyn protocols lists them)")
+    run.add_argument("--station", required=True, help="station YAML file")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="a protocol parameter (repeatable), e.g. --set v_max=3.5")
+    for key in ("wafer", "die", "device"):
+        run.add_argument(f"--{key}", default="", help=f"{key} id stored with the run")
+    _data_option(run)
+    run.set_defaults(run=run_protocol)
+    runs = commands.add_parser("runs", help="list stored runs and their figures of merit")
+    runs.add_argument("--protocol", help="only this protocol")
+    runs.add_argument("--status", help="only this status (completed, aborted, failed, ...)")
+    runs.add_argument("--last", type=int, default=50, help="show the last N runs")
+    _data_option(runs)
+    runs.set_defaults(run=list_runs)
+    export = commands.add_parser("export", help="export a run's data")
+    export.add_argument("run", help="run id (or a unique prefix)")
+    export.add_argument("--format", required=True, choices=("csv", "parquet", "qcodes"))
+    export.add_argument("--out", help="destination file (default: <data>/exports/)")
+    _data_option(export)
+    export.set_defaults(run=export_run)
+    protocols = commands.add_parser("protocols", help="list protocols and their parameters")
+    protocols.add_argument("name", nargs="?", help="one protocol")
+    protocols.set_defaults(run=list_protocols)
+    demo = commands.add_parser("demo", help="form a simulated device, run I-V loops, report")
+    demo.add_argument("--cycles", type=int, default=5, help="I-V loops after forming")
+    demo.add_argument("--device", type=int, default=0, help="simulated device index (seed)")
+    _data_option(demo)
+    demo.set_defaults(run=_demo)
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="data directory (default: $LABSYN_DATA or "
+                        "~/.local/share/labsyn)")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from labsyn.demo import run_demo
+
+    return run_demo(open_store(args), cycles=args.cycles, device=args.device)

@@ -1,0 +1,27 @@
+"""Protocols by name: parameter models, procedures, data schemas, plot specs and analyses."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from labsyn.errors import ConfigError
+
+from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, parse_assignments
+
+# name -> (module, class); imported on first use so `labsyn.protocols.base` stays light.
+PROTOCOLS: dict[str, tuple[str, str]] = {
+    "forming": ("labsyn.protocols.forming", "Forming"),
+    "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    """A protocol by its name; a `ConfigError` lists the known ones."""
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; protocols: {', '.join(PROTOCOLS)}")
+    module, cls = PROTOCOLS[name]
+    return getattr(import_module(module), cls)()
+
+
+__all__ = ["PROTOCOLS", "Analysis", "PlotSpec", "Protocol", "ProtocolParameters",
+           "get_protocol", "parse_assignments"]

@@ -1,0 +1,99 @@
+"""Bipolar DC I-V switching: 0 → +V_set → 0 → −V_reset → 0, N cycles, compliance on SET.
+Reports V_set, V_reset, R_LRS and R_HRS at V_read and on/off, per cycle and as statistics."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from labsyn.analysis import Estimate
+from labsyn.analysis.switching import analyse_cycle, switching_statistics
+from labsyn.drivers.sequence import Sequence, bipolar_loop
+from labsyn.errors import ConfigError
+from labsyn.store import Column
+
+from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, param
+from .common import check_sequence, programmed_levels, source_meter
+
+SET_BRANCH, RESET_BRANCH = 0, 1
+QUANTITIES = {"v_set": "V", "v_reset": "V", "r_lrs": "Ω", "r_hrs": "Ω", "on_off": ""}
+
+
+class IVSweepParameters(ProtocolParameters):
+    v_set: float = param(1.5, "V", "positive sweep maximum (SET branch)", gt=0.0, le=200.0)
+    v_reset: float = param(1.6, "V", "negative sweep magnitude (RESET branch)", gt=0.0, le=200.0)
+    v_step: float = param(0.02, "V", "sweep step", gt=0.0, le=1.0)
+    dwell: float = param(0.01, "s", "time per step (measured at its end)", gt=0.0, le=10.0)
+    set_compliance: float = param(500e-6, "A", "current limit on the SET branch", gt=0.0, le=1.0)
+    reset_compliance: float = param(1e-3, "A", "current limit on the RESET branch",
+                                    gt=0.0, le=1.0)
+    cycles: int = param(5, "", "number of loops", ge=1, le=100_000)
+    v_read: float = param(0.2, "V", "read level for R_LRS / R_HRS", gt=0.0, le=2.0)
+    series_resistance: float = param(0.0, "Ω", "known series resistance to subtract",
+                                     ge=0.0, le=1e7)
+    nplc: float = param(0.1, "PLC", "integration time per reading", ge=0.01, le=10.0)
+
+
+class IVSweep(Protocol):
+    name: ClassVar[str] = "iv-sweep"
+    title: ClassVar[str] = "Bipolar I-V switching"
+    Parameters = IVSweepParameters
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("cycle", "", "i4", "loop number, from 1"),
+        Column("branch", "", "i1", "0 SET (0 → +V → 0), 1 RESET (0 → −V → 0)"),
+        Column("time", "s", "f8", "instrument time of the reading"),
+        Column("v_program", "V", "f8", "programmed sweep level"),
+        Column("voltage", "V", "f8", "measured source voltage"),
+        Column("current", "A", "f8", "measured current"),
+        Column("limited", "", "bool", "the reading was in compliance"),
+    )
+    plots: ClassVar[tuple[PlotSpec, ...]] = (
+        PlotSpec("iv", "I-V loops", "voltage", "current", group="cycle", y_log=True,
+                 abs_y=True),
+    )
+    figures: ClassVar[dict[str, str]] = {**QUANTITIES, "cycles_switched": ""}
+
+    def check(self, params: IVSweepParameters, station: Any) -> None:
+        if params.v_read >= min(params.v_set, params.v_reset):
+            raise ConfigError(f"iv-sweep: v_read = {params.v_read:g} V must be below v_set and "
+                              f"v_reset ({params.v_set:g}, {params.v_reset:g} V)")
+        check_sequence(station, self._loop(params), self.name)
+
+    def _loop(self, params: IVSweepParameters) -> Sequence:
+        return bipolar_loop(params.v_set, params.v_reset, params.v_step, params.dwell,
+                            params.set_compliance, params.reset_compliance, self.terminal,
+                            params.nplc)
+
+    def run(self, ctx: Any) -> None:
+        params: IVSweepParameters = ctx.params
+        smu = source_meter(ctx.station, self.terminal, self.name)
+        loop = self._loop(params)
+        for cycle in range(1, params.cycles + 1):
+            ctx.checkpoint()
+            data = smu.run(loop, ctx.should_abort)
+            if len(data):
+                ctx.emit({"cycle": np.full(len(data), cycle), "branch": data.segment,
+                          "time": data.time, "v_program": programmed_levels(loop, data),
+                          "voltage": data.source, "current": data.current,
+                          "limited": data.limited})
+            if data.aborted:
+                ctx.checkpoint()
+            ctx.progress(cycle, params.cycles, f"cycle {cycle}/{params.cycles}")
+
+    def analyse(self, data: pd.DataFrame, params: IVSweepParameters) -> Analysis:
+        cycles = []
+        for number, rows in data.groupby("cycle", sort=True):
+            cycles.append(analyse_cycle(
+                rows["v_program"].to_numpy(), rows["current"].to_numpy(),
+                rows["limited"].to_numpy(), params.v_step, params.v_read, cycle=int(number),
+                series_resistance=params.series_resistance))
+        stats = switching_statistics(cycles)
+        figures = {name: stats[name].as_estimate() for name in QUANTITIES}
+        switched = sum(1 for c in cycles if c.v_set.ok and c.v_reset.ok)
+        figures["cycles_switched"] = Estimate(float(switched), None, "")
+        details = pd.DataFrame([{"cycle": c.cycle, **{name: getattr(c, name).value
+                                                      for name in QUANTITIES}}
+                                for c in cycles])
+        return Analysis(figures, details)

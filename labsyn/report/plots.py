@@ -1,0 +1,59 @@
+"""PNG figures of a run from its protocol's plot specs (object-oriented matplotlib: no pyplot
+state, no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+MAX_CURVES = 12
+
+
+def plot_run(data: pd.DataFrame, specs: Sequence[Any], units: dict[str, str], dest: Path,
+             stem: str, title: str = "") -> list[Path]:
+    """One PNG per plot spec in `dest`, named `<stem>-<spec.name>.png`; returns the paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for spec in specs:
+        rows = data
+        for column, value in spec.where.items():
+            rows = rows[rows[column] == value]
+        figure = Figure(figsize=(6.4, 4.4), dpi=110, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        groups = list(rows.groupby(spec.group, sort=True)) if spec.group else [("", rows)]
+        if len(groups) > MAX_CURVES:  # keep first and last curves readable
+            keep = np.unique(np.linspace(0, len(groups) - 1, MAX_CURVES).astype(int))
+            groups = [groups[i] for i in keep]
+        for key, part in groups:
+            y = part[spec.y].to_numpy(dtype=float)
+            y = np.abs(y) if spec.abs_y else y
+            if spec.y_log:
+                y = np.where(y > 0, y, np.nan)
+            label = f"{spec.group} {key}" if spec.group else None
+            axes.plot(part[spec.x].to_numpy(dtype=float), y, ".-", markersize=2.5,
+                      linewidth=0.9, label=label)
+        axes.set_xscale("log" if spec.x_log else "linear")
+        axes.set_yscale("log" if spec.y_log else "linear")
+        axes.set_xlabel(_label(spec.x, units, False))
+        axes.set_ylabel(_label(spec.y, units, spec.abs_y))
+        axes.set_title(f"{spec.title}{' — ' + title if title else ''}", fontsize=10)
+        axes.grid(True, which="both", alpha=0.3)
+        if spec.group and groups:
+            axes.legend(fontsize=7, ncols=2)
+        path = dest / f"{stem}-{spec.name}.png"
+        figure.savefig(path)
+        paths.append(path)
+    return paths
+
+
+def _label(column: str, units: dict[str, str], absolute: bool) -> str:
+    name = f"|{column}|" if absolute else column
+    unit = units.get(column, "")
+    return f"{name} ({unit})" if unit else name
