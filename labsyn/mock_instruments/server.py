@@ -179,11 +179,29 @@ class BenchServer:
 
     def _status_reply(self, message: bytes) -> bytes:
         command = message.decode("ascii", errors="replace").strip()
+        answer: dict[str, Any]
         if command.upper() == "STATUS?":
-            answer: dict[str, Any] = {"instruments": self.status()}
+            answer = {"instruments": self.status()}
+        elif command.upper().startswith("FAULT "):
+            answer = self._inject(command)
         else:
-            answer = {"error": f"unknown command {command!r}; send STATUS?"}
+            answer = {"error": f"unknown command {command!r}; send STATUS? or "
+                      "FAULT <address> <kind> <times> <command>"}
         return json.dumps(answer, default=str).encode() + b"\n"
+
+    def _inject(self, command: str) -> dict[str, Any]:
+        """``FAULT <address> <kind> <times> <command text>``: a fault for the next matches."""
+        parts = command.split(maxsplit=4)
+        if len(parts) != 5 or not parts[3].isdigit():
+            return {"error": f"{command!r}: expected FAULT <address> <kind> <times> <command>"}
+        _, address, kind, times, text = parts
+        try:
+            with self.bench.lock:
+                self.bench.faults.inject(address, text, kind, int(times))  # type: ignore[arg-type]
+        except ValueError as exc:
+            return {"error": str(exc)}
+        return {"injected": {"address": address, "kind": kind, "times": int(times),
+                             "command": text}}
 
     def close(self) -> None:
         """Stop every thread and close every socket; safe to call again."""
