@@ -16,6 +16,8 @@ from labsyn.station import Station
 from labsyn.station.config import load_station_config
 from labsyn.store import Column
 
+from .served import served_bench  # noqa: F401 - fixture for the served-simulator tests
+
 ROOT = Path(__file__).resolve().parents[2]
 SIM_STATION = ROOT / "examples" / "stations" / "keithley_2450_sim.yaml"
 

@@ -18,7 +18,7 @@ from labsyn.station import Station
 from labsyn.store import Store
 
 from .conftest import SweepProtocol
-from .served import ServedBench, environment, served_bench  # noqa: F401 - fixture
+from .served import ServedBench, environment
 
 LONG_SWEEP = {"cycles": 50, "dwell": 0.005, "nplc": 0.01}  # minutes at real speed
 
@@ -88,7 +88,7 @@ def test_signal_to_a_labsyn_run_process(served_bench: ServedBench, tmp_path: Pat
     assert served_bench.output() == "ON", "the run never turned the output on"
     time.sleep(0.5)
     process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=30)
     assert process.returncode == 128 + signum, stderr
     assert served_bench.output() == "OFF"
     store = Store(store_root)
