@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     instruments = commands.add_parser("instruments", help="open a station, list its instruments")
     instruments.add_argument("--station", required=True, help="station YAML file")
-    instruments.set_defaults(run=_instruments)
+    instruments.set_defaults(handler=_instruments)
     sim = commands.add_parser("sim", help="the simulated bench")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
     serve = sim_commands.add_parser("serve", help="serve a station's simulated instruments on "
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("station", help="station YAML file (its sim: section)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     serve.add_argument("--port", type=int, default=0, help="first port (0 = any free port)")
-    serve.set_defaults(run=_sim_serve)
+    serve.set_defaults(handler=_sim_serve)
     add_run_commands(commands)
     return parser
 
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        return int(args.handler(args))
     except LabsynError as exc:
         print(f"labsyn: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,8 @@ class LimitError(LabsynError, ValueError):
     """A value lies outside an instrument's or the station's limits; nothing was sent."""
 
     def __init__(self, quantity: str, value: object, allowed: str) -> None:
+        if hasattr(value, "item") and not isinstance(value, str):  # numpy scalar -> Python
+            value = value.item()
         self.quantity = quantity
         self.value = value
         self.allowed = allowed

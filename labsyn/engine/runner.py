@@ -33,7 +33,7 @@ class Runner:
                  sinks: Iterable[RunSink] = ()) -> None:
         self.station = station
         self.protocol = protocol
-        self.params = protocol.parameters(params)
+        self.params = protocol.resolve(protocol.parameters(params), station)
         protocol.check(self.params, station)  # refuse before anything is sent
         self.store = store
         self.device = device or DeviceId()

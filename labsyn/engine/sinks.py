@@ -59,8 +59,9 @@ class ProgressBar(RunSink):
 
         if self._bar is None:
             self._bar = tqdm(total=total, desc=self.label, file=self.stream, leave=True,
-                             dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:g}/{total:g} "
-                             "[{elapsed}<{remaining}] {postfix}")
+                             dynamic_ncols=True, disable=None,  # None: off when not a TTY
+                             bar_format="{l_bar}{bar}| {n:g}/{total:g} "
+                                        "[{elapsed}<{remaining}] {postfix}")
         self._bar.total = total
         self._bar.n = done
         self._bar.set_postfix_str(message, refresh=False)

@@ -106,6 +106,10 @@ class Protocol(ABC):
                             else ""))
         return f"{self.name}: " + "; ".join(lines)
 
+    def resolve(self, params: Any, station: Any) -> Any:
+        """Fill parameters whose default comes from the station (stored as resolved)."""
+        return params
+
     @abstractmethod
     def check(self, params: Any, station: Any) -> None:
         """Refuse parameters the station or its instruments cannot take (nothing is sent)."""

@@ -21,6 +21,14 @@ def source_meter(station: Any, terminal: str, protocol: str) -> SourceMeter:
     return binding.driver
 
 
+def with_station_series_resistance(params: Any, station: Any, terminal: str) -> Any:
+    """`series_resistance = None` means the value the station's wiring declares."""
+    if params.series_resistance is not None:
+        return params
+    declared = station.terminal(terminal).series_resistance
+    return params.model_copy(update={"series_resistance": declared})
+
+
 def check_sequence(station: Any, sequence: Sequence, protocol: str) -> None:
     """Station limits (voltage per terminal and across the device, compliance) and the
     instrument's own limits, for every level of every segment, before anything is sent."""

@@ -16,7 +16,12 @@ from labsyn.errors import ConfigError
 from labsyn.store import Column
 
 from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, param
-from .common import check_sequence, programmed_levels, source_meter
+from .common import (
+    check_sequence,
+    programmed_levels,
+    source_meter,
+    with_station_series_resistance,
+)
 
 PRISTINE, RAMP, AFTER = 0, 1, 2
 
@@ -41,8 +46,9 @@ class FormingParameters(ProtocolParameters):
                                         gt=0.0, lt=1.0)
     jump_factor: float = param(10.0, "", "DC mode: a current rise this large counts as forming",
                                gt=1.0, le=1e6)
-    series_resistance: float = param(0.0, "Ω", "known series resistance to subtract",
-                                     ge=0.0, le=1e7)
+    series_resistance: float | None = param(
+        None, "Ω", "series resistance to subtract (default: the station's wiring)", ge=0.0,
+        le=1e7)
     nplc: float = param(0.1, "PLC", "integration time per reading", ge=0.01, le=10.0)
 
 
@@ -65,6 +71,9 @@ class Forming(Protocol):
     )
     figures: ClassVar[dict[str, str]] = {"v_form": "V", "r_before": "Ω", "r_after": "Ω",
                                          "i_form": "A"}
+
+    def resolve(self, params: Any, station: Any) -> Any:
+        return with_station_series_resistance(params, station, self.terminal)
 
     def check(self, params: FormingParameters, station: Any) -> None:
         if params.v_start >= params.v_max:

@@ -15,7 +15,12 @@ from labsyn.errors import ConfigError
 from labsyn.store import Column
 
 from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, param
-from .common import check_sequence, programmed_levels, source_meter
+from .common import (
+    check_sequence,
+    programmed_levels,
+    source_meter,
+    with_station_series_resistance,
+)
 
 SET_BRANCH, RESET_BRANCH = 0, 1
 QUANTITIES = {"v_set": "V", "v_reset": "V", "r_lrs": "Ω", "r_hrs": "Ω", "on_off": ""}
@@ -31,8 +36,9 @@ class IVSweepParameters(ProtocolParameters):
                                     gt=0.0, le=1.0)
     cycles: int = param(5, "", "number of loops", ge=1, le=100_000)
     v_read: float = param(0.2, "V", "read level for R_LRS / R_HRS", gt=0.0, le=2.0)
-    series_resistance: float = param(0.0, "Ω", "known series resistance to subtract",
-                                     ge=0.0, le=1e7)
+    series_resistance: float | None = param(
+        None, "Ω", "series resistance to subtract (default: the station's wiring)", ge=0.0,
+        le=1e7)
     nplc: float = param(0.1, "PLC", "integration time per reading", ge=0.01, le=10.0)
 
 
@@ -54,6 +60,9 @@ class IVSweep(Protocol):
                  abs_y=True),
     )
     figures: ClassVar[dict[str, str]] = {**QUANTITIES, "cycles_switched": ""}
+
+    def resolve(self, params: Any, station: Any) -> Any:
+        return with_station_series_resistance(params, station, self.terminal)
 
     def check(self, params: IVSweepParameters, station: Any) -> None:
         if params.v_read >= min(params.v_set, params.v_reset):
@@ -90,7 +99,9 @@ class IVSweep(Protocol):
                 rows["limited"].to_numpy(), params.v_step, params.v_read, cycle=int(number),
                 series_resistance=params.series_resistance))
         stats = switching_statistics(cycles)
-        figures = {name: stats[name].as_estimate() for name in QUANTITIES}
+        resolution = {"v_set": params.v_step, "v_reset": params.v_step}
+        figures = {name: stats[name].as_estimate(resolution.get(name, 0.0))
+                   for name in QUANTITIES}
         switched = sum(1 for c in cycles if c.v_set.ok and c.v_reset.ok)
         figures["cycles_switched"] = Estimate(float(switched), None, "")
         details = pd.DataFrame([{"cycle": c.cycle, **{name: getattr(c, name).value

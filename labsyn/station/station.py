@@ -24,6 +24,7 @@ class TerminalBinding:
     driver: Any
     channel: int
     max_voltage: float
+    series_resistance: float = 0.0
 
     @property
     def grounded(self) -> bool:
@@ -82,7 +83,7 @@ class Station:
         limit = self.config.limits.max_voltage.get(name, self.config.limits.max_device_voltage)
         if isinstance(wire, TerminalWire):
             return TerminalBinding(name, wire.instrument, self.instruments[wire.instrument],
-                                   wire.channel, limit)
+                                   wire.channel, limit, wire.series_resistance)
         return TerminalBinding(name, None, None, 0, 0.0)
 
     def check_voltage(self, terminal: str, volts: float) -> None:

@@ -30,11 +30,13 @@ def test_example_stations_load() -> None:
     ("address: GPIB0::24::INSTR", "address: GPIB-24",
      r":8: instruments\.smu\.address: 'GPIB-24' is not a VISA resource name"),
     ("clock: instant ", "clock: fast ", r":4: clock: .*'instant', 'paced' or 'real'"),
-    ("  TE: {instrument: smu, channel: 1}", "  TE: {instrument: smx, channel: 1}",
+    ("  TE: {instrument: smu, channel: 1,", "  TE: {instrument: smx, channel: 1,",
      r"terminals\.TE\.instrument 'smx' is not one of the instruments: smu"),
     ("  max_current_limit: 1.0e-3", "  max_current_limit: 5.0",
      r"limits\.max_current_limit: Input should be less than or equal to 1.05"),
     ("sim:\n", "sim:\n  colour: red\n", r"sim\.colour: Extra inputs are not permitted"),
+    ("series_resistance: 100.0}", "series_resistance: -5}",
+     r":11: terminals\.TE\.series_resistance: Input should be greater than or equal to 0"),
 ])
 def test_bad_station_files_name_file_line_key_and_what_is_allowed(
         tmp_path: Path, old: str, new: str, expected: str) -> None:
