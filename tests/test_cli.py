@@ -25,8 +25,19 @@ def labsyn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, env=environment(), cwd=cwd, timeout=120)
 
 
+def installed_labsyn() -> Path | None:
+    """The `labsyn` console script of this environment, when the package is installed."""
+    script = Path(sys.executable).parent / "labsyn"
+    return script if script.exists() else None
+
+
 def test_demo_forms_a_device_runs_loops_and_leaves_loadable_run_files(tmp_path: Path) -> None:
-    done = labsyn("demo", "--data", str(tmp_path / "data"), cwd=tmp_path)
+    script = installed_labsyn()  # as the README runs it; else from the source tree
+    if script is not None:
+        done = subprocess.run([str(script), "demo", "--data", str(tmp_path / "data")],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    else:
+        done = labsyn("demo", "--data", str(tmp_path / "data"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     v_form = re.search(r"V_form\s+([\d.]+) ± ([\d.]+) V", out)

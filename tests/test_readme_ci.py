@@ -18,7 +18,7 @@ def quick_start_commands() -> list[str]:
 def test_quick_start_has_an_install_and_run_and_a_test_command() -> None:
     commands = quick_start_commands()
     assert len(commands) == 2
-    assert commands[0].startswith("pip install . && labsyn ")
+    assert commands[0] == "pip install . && labsyn demo"
     assert commands[1].startswith('pip install ".[test,qcodes]"')
 
 
