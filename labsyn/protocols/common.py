@@ -9,6 +9,32 @@ import numpy as np
 from labsyn.drivers.capabilities import SourceMeter
 from labsyn.drivers.sequence import Sequence, SequenceData, Staircase
 from labsyn.errors import ConfigError
+from labsyn.store import Column
+
+from .base import ProtocolParameters, param
+
+READING_COLUMNS = (
+    Column("time", "s", "f8", "instrument time of the reading"),
+    Column("v_program", "V", "f8", "programmed level: sweep step or pulse amplitude"),
+    Column("voltage", "V", "f8", "measured source voltage at the reading"),
+    Column("current", "A", "f8", "measured current"),
+    Column("limited", "", "bool", "the reading was in compliance"),
+)
+
+
+class ReadingParameters(ProtocolParameters):
+    """What every SMU protocol's readings need: integration time and the series resistance."""
+
+    nplc: float = param(0.1, "PLC", "integration time per reading", ge=0.01, le=10.0)
+    series_resistance: float | None = param(
+        None, "Ω", "series resistance to subtract (default: the station's wiring)", ge=0.0,
+        le=1e7)
+
+
+def reading_rows(sequence: Sequence, data: SequenceData) -> dict[str, np.ndarray]:
+    """The READING_COLUMNS of a sequence's data."""
+    return {"time": data.time, "v_program": programmed_levels(sequence, data),
+            "voltage": data.source, "current": data.current, "limited": data.limited}
 
 
 def source_meter(station: Any, terminal: str, protocol: str) -> SourceMeter:

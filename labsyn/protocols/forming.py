@@ -15,10 +15,12 @@ from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase
 from labsyn.errors import ConfigError
 from labsyn.store import Column
 
-from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, param
+from .base import Analysis, PlotSpec, Protocol, param
 from .common import (
+    READING_COLUMNS,
+    ReadingParameters,
     check_sequence,
-    programmed_levels,
+    reading_rows,
     source_meter,
     with_station_series_resistance,
 )
@@ -26,7 +28,7 @@ from .common import (
 PRISTINE, RAMP, AFTER = 0, 1, 2
 
 
-class FormingParameters(ProtocolParameters):
+class FormingParameters(ReadingParameters):
     mode: Literal["dc", "pulsed"] = param("dc", "", "dc: staircase ramp; pulsed: pulse then read")
     polarity: Literal["positive", "negative"] = param("positive", "", "sign of the ramp on TE")
     v_start: float = param(0.0, "V", "first ramp level (magnitude)", ge=0.0, le=200.0)
@@ -46,10 +48,6 @@ class FormingParameters(ProtocolParameters):
                                         gt=0.0, lt=1.0)
     jump_factor: float = param(10.0, "", "DC mode: a current rise this large counts as forming",
                                gt=1.0, le=1e6)
-    series_resistance: float | None = param(
-        None, "Ω", "series resistance to subtract (default: the station's wiring)", ge=0.0,
-        le=1e7)
-    nplc: float = param(0.1, "PLC", "integration time per reading", ge=0.01, le=10.0)
 
 
 class Forming(Protocol):
@@ -59,11 +57,7 @@ class Forming(Protocol):
     columns: ClassVar[tuple[Column, ...]] = (
         Column("phase", "", "i1", "0 pristine read, 1 ramp / pulse read, 2 read after"),
         Column("step", "", "i4", "ramp step or pulse number"),
-        Column("time", "s", "f8", "instrument time of the reading"),
-        Column("v_program", "V", "f8", "programmed level: ramp step or pulse amplitude"),
-        Column("voltage", "V", "f8", "measured source voltage at the reading"),
-        Column("current", "A", "f8", "measured current"),
-        Column("limited", "", "bool", "the reading was in compliance"),
+        *READING_COLUMNS,
     )
     plots: ClassVar[tuple[PlotSpec, ...]] = (
         PlotSpec("ramp", "Forming ramp", "v_program", "current", y_log=True, abs_y=True,
@@ -169,9 +163,8 @@ class Forming(Protocol):
         if len(data) == 0:
             return
         steps = np.arange(len(data)) if step is None else np.full(len(data), step)
-        ctx.emit({"phase": np.full(len(data), RAMP), "step": steps, "time": data.time,
-                  "v_program": programmed_levels(sequence, data), "voltage": data.source,
-                  "current": data.current, "limited": data.limited})
+        ctx.emit({"phase": np.full(len(data), RAMP), "step": steps,
+                  **reading_rows(sequence, data)})
 
     # -- analysis --------------------------------------------------------------------------------
     def analyse(self, data: pd.DataFrame, params: FormingParameters) -> Analysis:

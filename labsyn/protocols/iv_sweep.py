@@ -14,10 +14,12 @@ from labsyn.drivers.sequence import Sequence, bipolar_loop
 from labsyn.errors import ConfigError
 from labsyn.store import Column
 
-from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, param
+from .base import Analysis, PlotSpec, Protocol, param
 from .common import (
+    READING_COLUMNS,
+    ReadingParameters,
     check_sequence,
-    programmed_levels,
+    reading_rows,
     source_meter,
     with_station_series_resistance,
 )
@@ -26,7 +28,7 @@ SET_BRANCH, RESET_BRANCH = 0, 1
 QUANTITIES = {"v_set": "V", "v_reset": "V", "r_lrs": "Ω", "r_hrs": "Ω", "on_off": ""}
 
 
-class IVSweepParameters(ProtocolParameters):
+class IVSweepParameters(ReadingParameters):
     v_set: float = param(1.5, "V", "positive sweep maximum (SET branch)", gt=0.0, le=200.0)
     v_reset: float = param(1.6, "V", "negative sweep magnitude (RESET branch)", gt=0.0, le=200.0)
     v_step: float = param(0.02, "V", "sweep step", gt=0.0, le=1.0)
@@ -36,10 +38,6 @@ class IVSweepParameters(ProtocolParameters):
                                     gt=0.0, le=1.0)
     cycles: int = param(5, "", "number of loops", ge=1, le=100_000)
     v_read: float = param(0.2, "V", "read level for R_LRS / R_HRS", gt=0.0, le=2.0)
-    series_resistance: float | None = param(
-        None, "Ω", "series resistance to subtract (default: the station's wiring)", ge=0.0,
-        le=1e7)
-    nplc: float = param(0.1, "PLC", "integration time per reading", ge=0.01, le=10.0)
 
 
 class IVSweep(Protocol):
@@ -49,11 +47,7 @@ class IVSweep(Protocol):
     columns: ClassVar[tuple[Column, ...]] = (
         Column("cycle", "", "i4", "loop number, from 1"),
         Column("branch", "", "i1", "0 SET (0 → +V → 0), 1 RESET (0 → −V → 0)"),
-        Column("time", "s", "f8", "instrument time of the reading"),
-        Column("v_program", "V", "f8", "programmed sweep level"),
-        Column("voltage", "V", "f8", "measured source voltage"),
-        Column("current", "A", "f8", "measured current"),
-        Column("limited", "", "bool", "the reading was in compliance"),
+        *READING_COLUMNS,
     )
     plots: ClassVar[tuple[PlotSpec, ...]] = (
         PlotSpec("iv", "I-V loops", "voltage", "current", group="cycle", y_log=True,
@@ -84,9 +78,7 @@ class IVSweep(Protocol):
             data = smu.run(loop, ctx.should_abort)
             if len(data):
                 ctx.emit({"cycle": np.full(len(data), cycle), "branch": data.segment,
-                          "time": data.time, "v_program": programmed_levels(loop, data),
-                          "voltage": data.source, "current": data.current,
-                          "limited": data.limited})
+                          **reading_rows(loop, data)})
             if data.aborted:
                 ctx.checkpoint()
             ctx.progress(cycle, params.cycles, f"cycle {cycle}/{params.cycles}")
