@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pymeasure.instruments import Instrument
@@ -101,6 +101,8 @@ class Keithley2450(LabsynInstrument):
         map_values=True, cast=str)
     current_limit_tripped = Instrument.measurement(
         ":SOUR:VOLT:ILIM:TRIP?", "Get whether the current limit is in force.", cast=bool)
+
+    init_exchanges: ClassVar[list[tuple[str, str | None]]] = [("*LANG?", "SCPI")]  # for tests
 
     def __init__(self, adapter: Any, name: str = "Keithley 2450", **kwargs: Any) -> None:
         kwargs.setdefault("read_termination", "\n")

@@ -36,7 +36,10 @@ def build_bench(config: StationConfig) -> Any:
         simulators[name] = bench.add_instrument(inst.address, simulator)
     for terminal, wire in config.terminals.items():
         if isinstance(wire, TerminalWire):
-            bench.wire(dut, terminal, simulators[wire.instrument].channel)
+            simulator = simulators[wire.instrument]
+            outputs = getattr(simulator, "channels_by_number", None)
+            bench.wire(dut, terminal, simulator.channel if outputs is None
+                       else outputs[wire.channel])
         else:
             bench.wire(dut, terminal, "ground")
     return bench

@@ -82,9 +82,26 @@ class Station:
                               f"{', '.join(self.config.terminals)}")
         limit = self.config.limits.max_voltage.get(name, self.config.limits.max_device_voltage)
         if isinstance(wire, TerminalWire):
-            return TerminalBinding(name, wire.instrument, self.instruments[wire.instrument],
-                                   wire.channel, limit, wire.series_resistance)
+            return TerminalBinding(name, wire.instrument,
+                                   self._channel(wire.instrument, wire.channel), wire.channel,
+                                   limit, wire.series_resistance)
         return TerminalBinding(name, None, None, 0, 0.0)
+
+    def _channel(self, instrument: str, channel: int) -> Any:
+        """The driver serving `channel`: the instrument, or its channel object if it has several
+        (`channels_by_number`, e.g. a 2636B's smua / smub as 1 / 2)."""
+        driver = self.instruments[instrument]
+        by_number = getattr(driver, "channels_by_number", None)
+        if by_number is None:
+            if channel != 1:
+                raise ConfigError(f"{self.source}: instrument {instrument!r} has one channel; "
+                                  f"channel {channel} does not exist")
+            return driver
+        if channel not in by_number:
+            raise ConfigError(f"{self.source}: instrument {instrument!r} has channels "
+                              f"{', '.join(map(str, by_number))}; channel {channel} does not "
+                              "exist")
+        return by_number[channel]
 
     def check_voltage(self, terminal: str, volts: float) -> None:
         """Refuse a level beyond the terminal's or the device's station limit."""
