@@ -21,6 +21,7 @@ from labsyn.errors import InstrumentError, InstrumentReplyError, InstrumentTimeo
 from .base import LabsynInstrument, on_off
 from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keithley_2450_program import (
+    MAX_MESSAGE_BYTES,
     measure_time,
     pulse_train_commands,
     staircase_commands,
@@ -237,14 +238,12 @@ class Keithley2450(LabsynInstrument):
             duration = train_duration(piece)
             expected = piece.points if piece.read_level is not None else 0
         with self.lock:
-            for command in commands:
-                self.write(command)
+            self._configure(commands)
             self._sensing_current = True
-            self.check_errors("configure sequence")
             start = self.clock.now()
             self.write(":INIT")
-        aborted = self._wait_idle(start + duration, should_abort)
-        data = self._fetch(index, start, piece.label)
+        aborted, count = self._wait_idle(start + duration, should_abort)
+        data = self._fetch(index, start, piece.label, count)
         if _stopped_on_limit(piece, data):
             expected = len(data)
         if not aborted and len(data) != expected and not self.dry_run:
@@ -254,34 +253,65 @@ class Keithley2450(LabsynInstrument):
         data.aborted = aborted
         return data
 
-    def _wait_idle(self, expected_end: float, should_abort: AbortCheck | None) -> bool:
-        """Wait on the clock in slices, then poll the trigger state; True if aborted."""
+    def _configure(self, commands: list[str]) -> None:
+        """The configuration packed into as few messages as fit MAX_MESSAGE_BYTES, the last
+        ending with the error count; any error stops the sequence before `:INIT`."""
+        messages = _pack([*commands, ":SYST:ERR:COUN?"], MAX_MESSAGE_BYTES)
+        for message in messages[:-1]:
+            self.write(message)
+        reply = self.ask(messages[-1])
+        if _integer(self.name, ":SYST:ERR:COUN?", reply) != 0:
+            self.check_errors("configure sequence")
+
+    def _wait_idle(self, expected_end: float, should_abort: AbortCheck | None
+                   ) -> tuple[bool, int | None]:
+        """Wait on the clock in slices, then poll the trigger state with the buffer count.
+
+        Returns (aborted, readings stored), the count None when aborted.
+        """
         def abort_requested() -> bool:
             return self._abort.is_set() or (should_abort is not None and should_abort())
 
         while self.clock.now() < expected_end:
             if abort_requested():
                 self.write(":ABOR")
-                return True
+                return True, None
             self.clock.sleep(min(ABORT_SLICE_S, expected_end - self.clock.now()))
         deadline = self.clock.now() + max(10.0, 0.5 * (expected_end - self.clock.now()))
         while True:
-            state = self.ask(":TRIG:STAT?").split(";")[0].strip().upper()
+            state, count = self._state_and_count()
             if state in ("IDLE", "EMPTY"):
-                return False
+                return False, count
             if state in ("FAILED", "ABORTED"):
                 raise InstrumentError(self.name, ":TRIG:STAT?", f"trigger model {state}")
             if abort_requested():
                 self.write(":ABOR")
-                return True
+                return True, None
             if self.clock.now() > deadline:
                 raise InstrumentTimeout(self.name, ":TRIG:STAT?", "trigger model still "
                                         f"{state} long after its expected end")
             self.clock.sleep(POLL_S)
 
-    def _fetch(self, index: int, start: float, label: str) -> SequenceData:
+    def _state_and_count(self) -> tuple[str, int]:
+        """Trigger-model state and readings stored, in one query.
+
+        Stock pyvisa-sim answers each query of a chained message as a reply of its own, so a
+        dry run asks them one by one.
+        """
+        if self.dry_run:
+            state = self.ask(":TRIG:STAT?")
+            count = self.ask(':TRAC:ACT? "defbuffer1"')
+        else:
+            query = ':TRIG:STAT?;:TRAC:ACT? "defbuffer1"'
+            state, _, count = self.ask(query).rpartition(";")
+        return (state.split(";")[0].strip().upper(),
+                _integer(self.name, ":TRAC:ACT?", count))
+
+    def _fetch(self, index: int, start: float, label: str, count: int | None = None
+               ) -> SequenceData:
         with self.lock:
-            count = int(self.number(':TRAC:ACT? "defbuffer1"'))
+            if count is None:
+                count = int(self.number(':TRAC:ACT? "defbuffer1"'))
             if count == 0:
                 return SequenceData.empty()
             values = np.asarray(self.numbers(
@@ -318,6 +348,26 @@ class Keithley2450(LabsynInstrument):
                 self.write(f":SOUR:VOLT {value:.6g}")
                 self.clock.sleep(0.01)
         self.write(":SOUR:VOLT 0;:SOUR:CURR 0")
+
+
+def _pack(commands: list[str], budget: int) -> list[str]:
+    """Commands joined with ';' into messages of at most `budget` bytes (a longer command
+    goes alone)."""
+    messages: list[str] = []
+    for command in commands:
+        if messages and len(messages[-1]) + 1 + len(command) <= budget:
+            messages[-1] += ";" + command
+        else:
+            messages.append(command)
+    return messages
+
+
+def _integer(instrument: str, command: str, reply: str) -> int:
+    try:
+        return int(float(reply.strip()))
+    except ValueError:
+        raise InstrumentReplyError(instrument, command, f"expected a count, got {reply!r}"
+                                   ) from None
 
 
 def _stopped_on_limit(piece: Staircase | PulseTrain, data: SequenceData) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .sequence import PulseTrain, Staircase
 
 LIST_VALUES_PER_COMMAND = 100
+STORES_PER_COMMAND = 100  # config-list stores per packing unit (~4.5 kB)
+MAX_MESSAGE_BYTES = 6000  # program-message size we allow; the 2450 manual we have states no limit
 MEASURE_OVERHEAD_S = 250e-6
 MIN_SWEEP_DELAY_S = 50e-6
 BUFFER = '"defbuffer1"'
@@ -48,16 +50,19 @@ def staircase_commands(step: Staircase, nplc: float, line_frequency: float
 def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str]) -> list[str]:
     """A timer-paced trigger model: write pulse, then a read at `read_level`, N times.
 
-    Config list W holds one index per pulse (stepped with NEXT), R holds (read, base).
+    Config list W holds one index per pulse (stepped with NEXT), or one index recalled for every
+    pulse when all are identical; R holds (read, base).
     """
     write_list, read_list = (f'"{n}"' for n in names)
     peak = max(abs(v) for v in train.levels)
     commands = [_setup(train.current_limit, nplc, autozero=False),
                 f":SOUR:VOLT:RANG:AUTO 0;:SOUR:VOLT:RANG {max(peak, 0.02):.6g}",
                 f":SOUR:CONF:LIST:CRE {write_list};:SOUR:CONF:LIST:CRE {read_list}"]
-    stores = [f":SOUR:VOLT {v:.9g};:SOUR:CONF:LIST:STOR {write_list}" for v in train.amplitudes]
-    for i in range(0, len(stores), 50):
-        commands.append(";".join(stores[i:i + 50]))
+    identical = len(set(train.amplitudes)) == 1
+    amplitudes = train.amplitudes[:1] if identical else train.amplitudes
+    stores = [f":SOUR:VOLT {v:.9g};:SOUR:CONF:LIST:STOR {write_list}" for v in amplitudes]
+    for i in range(0, len(stores), STORES_PER_COMMAND):
+        commands.append(";".join(stores[i:i + STORES_PER_COMMAND]))
     read = train.base if train.read_level is None else train.read_level
     commands.append(f":SOUR:VOLT {read:.9g};:SOUR:CONF:LIST:STOR {read_list};"
                     f":SOUR:VOLT {train.base:.9g};:SOUR:CONF:LIST:STOR {read_list}")
@@ -66,13 +71,14 @@ def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str])
         f":TRIG:TIM1:COUN {train.points}", ":TRIG:TIM1:STAR:STIM NOT1",
         ":TRIG:TIM1:STAR:GEN OFF", ":TRIG:TIM1:STAT ON"]))
     blocks = [f"BUFF:CLE {{n}}, {BUFFER}",
-              f"CONF:REC {{n}}, {write_list}, {train.points}",
+              f"CONF:REC {{n}}, {write_list}, {1 if identical else train.points}",
               f"CONF:REC {{n}}, {read_list}, 2",
               "SOUR:STAT {n}, ON",
               "NOT {n}, 1"]
     loop = len(blocks) + 1
+    recall = f"CONF:REC {{n}}, {write_list}, 1" if identical else f"CONF:NEXT {{n}}, {write_list}"
     blocks += ["WAIT {n}, TIM1",
-               f"CONF:NEXT {{n}}, {write_list}",
+               recall,
                f"DEL:CONS {{n}}, {train.width:.9g}"]
     if train.read_level is not None:
         blocks += [f"CONF:REC {{n}}, {read_list}, 1",
@@ -87,4 +93,6 @@ def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str])
 
 
 def train_duration(train: PulseTrain) -> float:
-    return train.points * train.period
+    """Upper bound of the trigger model's run: timer 1 fires its first pulse one period after
+    :INIT and the last pulse's read ends within that pulse's period."""
+    return (train.points + 1) * train.period

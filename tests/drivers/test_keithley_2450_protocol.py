@@ -46,15 +46,24 @@ def test_measure_reads_current_source_readback_and_limit_flag() -> None:
     assert reading.current == 1e-4 and reading.voltage == 0.4 and reading.limited
 
 
+def configure(*commands: str) -> tuple[str, str]:
+    """The driver's one configuration message, closed by the error count."""
+    return ";".join([*commands, ":SYST:ERR:COUN?"]), "0"
+
+
+def poll(count: int) -> tuple[str, str]:
+    """Trigger state and buffer count in one query."""
+    return ':TRIG:STAT?;:TRAC:ACT? "defbuffer1"', f"IDLE;IDLE;6;{count}"
+
+
 def test_linear_staircase_is_one_sweep_command_one_trigger_one_buffer_read() -> None:
     step = Staircase.ramp(0.0, 1.0, 0.25, 0.01, 1e-4)
     rows = "0,0,0,128,1e-5,0.25,0.01,128,2e-5,0.5,0.02,128,3e-5,0.75,0.03,128,1e-4,0.9,0.04,160"
     with driver([(":SYST:LFR?", "50"),
-                 (SETUP.format(lim="0.0001", nplc="0.1"), None),
-                 (':TRAC:CLE "defbuffer1"', None),
-                 (':SOUR:SWE:VOLT:LIN 0, 1, 5, 0.00575, 1, BEST, OFF, OFF, "defbuffer1"', None),
-                 NO_ERROR, (":INIT", None), (":TRIG:STAT?", "IDLE;IDLE;6"),
-                 (':TRAC:ACT? "defbuffer1"', "5"),
+                 configure(SETUP.format(lim="0.0001", nplc="0.1"), ':TRAC:CLE "defbuffer1"',
+                           ':SOUR:SWE:VOLT:LIN 0, 1, 5, 0.00575, 1, BEST, OFF, OFF, '
+                           '"defbuffer1"'),
+                 (":INIT", None), poll(5),
                  (':TRAC:DATA? 1, 5, "defbuffer1", READ, SOUR, REL, SOURSTAT', rows),
                  NO_ERROR]) as smu:
         data = smu.run(Sequence("TE", (step,), nplc=0.1))
@@ -68,11 +77,10 @@ def test_arbitrary_staircase_is_sent_as_lists_of_at_most_100_values() -> None:
     first = ":SOUR:LIST:VOLT " + ", ".join(f"{v:.9g}" for v in levels[:100])
     rest = ":SOUR:LIST:VOLT:APP " + ", ".join(f"{v:.9g}" for v in levels[100:])
     rows = ",".join("1e-6,0.1,0.0,128" for _ in levels)
-    with driver([(":SYST:LFR?", "50"), (SETUP.format(lim="0.001", nplc="1"), None),
-                 (':TRAC:CLE "defbuffer1"', None), (first, None), (rest, None),
-                 (':SOUR:SWE:VOLT:LIST 1, 0, 1, OFF, "defbuffer1"', None), NO_ERROR,
-                 (":INIT", None), (":TRIG:STAT?", "IDLE;IDLE;6"),
-                 (':TRAC:ACT? "defbuffer1"', "150"),
+    with driver([(":SYST:LFR?", "50"),
+                 configure(SETUP.format(lim="0.001", nplc="1"), ':TRAC:CLE "defbuffer1"',
+                           first, rest, ':SOUR:SWE:VOLT:LIST 1, 0, 1, OFF, "defbuffer1"'),
+                 (":INIT", None), poll(150),
                  (':TRAC:DATA? 1, 150, "defbuffer1", READ, SOUR, REL, SOURSTAT', rows),
                  NO_ERROR]) as smu:
         assert len(smu.run(Sequence("TE", (step,)))) == 150
@@ -80,11 +88,10 @@ def test_arbitrary_staircase_is_sent_as_lists_of_at_most_100_values() -> None:
 
 def test_short_buffer_is_a_reply_error_naming_the_segment() -> None:
     step = Staircase.ramp(0.0, 1.0, 0.5, 0.0, 1e-4, label="SET")
-    with driver([(":SYST:LFR?", "50"), (SETUP.format(lim="0.0001", nplc="1"), None),
-                 (':TRAC:CLE "defbuffer1"', None),
-                 (':SOUR:SWE:VOLT:LIN 0, 1, 3, 0, 1, BEST, OFF, OFF, "defbuffer1"', None),
-                 NO_ERROR, (":INIT", None), (":TRIG:STAT?", "IDLE;IDLE;6"),
-                 (':TRAC:ACT? "defbuffer1"', "2"),
+    with driver([(":SYST:LFR?", "50"),
+                 configure(SETUP.format(lim="0.0001", nplc="1"), ':TRAC:CLE "defbuffer1"',
+                           ':SOUR:SWE:VOLT:LIN 0, 1, 3, 0, 1, BEST, OFF, OFF, "defbuffer1"'),
+                 (":INIT", None), poll(2),
                  (':TRAC:DATA? 1, 2, "defbuffer1", READ, SOUR, REL, SOURSTAT',
                   "0,0,0,128,1,1,1,128")]) as smu:
         with pytest.raises(InstrumentReplyError, match="segment SET stored 2 readings"):
