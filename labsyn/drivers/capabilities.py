@@ -61,3 +61,50 @@ class SourceMeter(Protocol):
     def errors(self) -> list[tuple[int, str]]:
         """Empty the instrument's error queue."""
         ...
+
+
+@dataclass(frozen=True)
+class PulseGeneratorLimits:
+    """What one pulse-generator channel can do (levels as programmed into its load setting)."""
+
+    max_level: float  # V, |high| and |low| level
+    min_width: float  # s
+    min_period: float  # s
+    min_edge: float  # s, fastest transition
+    max_pulses: int  # pulses in one burst / sequence
+    output_impedance: float  # Ω, source impedance (50 Ω)
+
+
+@runtime_checkable
+class PulseGenerator(Protocol):
+    """A pulse-generator channel driving one DUT terminal. It has no current limit, so a
+    station wires it through a declared series resistor or transistor.
+
+    `load` is the output-load setting the levels refer to (50.0, or math.inf for high-Z): into
+    an open circuit a 50 Ω-set output delivers twice its programmed level.
+    """
+
+    name: str
+    limits: PulseGeneratorLimits
+
+    @property
+    def load(self) -> float:
+        """The output-load setting, Ω (math.inf = high impedance)."""
+        ...
+
+    def check_sequence(self, sequence: Sequence) -> None:
+        """Raise `LimitError` if the generator cannot run `sequence`; nothing is sent."""
+        ...
+
+    def run(self, sequence: Sequence, should_abort: AbortCheck | None = None) -> SequenceData:
+        """Run the sequence's pulse trains (no reads: a generator measures nothing) as
+        instrument-side bursts; returns no rows, `aborted` set if stopped early."""
+        ...
+
+    def safe_off(self) -> None:
+        """Stop any burst, output off."""
+        ...
+
+    def errors(self) -> list[tuple[int, str]]:
+        """Empty the instrument's error queue."""
+        ...
