@@ -7,6 +7,7 @@ one of keithley_2450``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -70,6 +71,10 @@ class TerminalWire(_Strict):
     channel: int = Field(1, ge=1, le=4, description="channel of that instrument")
     series_resistance: float = Field(0.0, ge=0, le=1e7, description="known resistance in series "
                                      "with the terminal (probe, line, resistor), Ω")
+    load: Literal[50, "high-z"] | None = Field(
+        None, description="pulse generator: its output-load setting (50 Ω or high-z)")
+    transistor: bool = Field(False, description="pulse generator: writes through a series "
+                             "transistor that limits the current (1T1R)")
 
 
 class Limits(_Strict):
@@ -86,7 +91,8 @@ class SimConfig(_Strict):
     wafer_seed: int = Field(1, ge=0)
     die: tuple[int, int] = (0, 0)
     device_index: int = Field(0, ge=0)
-    series_resistance: float = Field(0.0, ge=0, le=1e7, description="probe + line, Ω")
+    series_resistance: float = Field(0.0, ge=0, le=1e7, description="resistance the station "
+                                     "does not declare (contact, line), added to the terminals'")
     temperature_k: float = Field(300.0, ge=4, le=800)
     latency_s: float = Field(100e-6, ge=0, le=1.0)
 
@@ -132,11 +138,31 @@ class StationConfig(_Strict):
             if extra:
                 raise ValueError(f"terminals {', '.join(extra)}: the simulated DUT is two-terminal "
                                  f"({', '.join(SIMULATED_TERMINALS)})")
+        for terminal, wire in self.terminals.items():
+            if isinstance(wire, TerminalWire):
+                _check_pulse_wiring(terminal, wire, self.instruments[wire.instrument].driver)
         used = [(w.instrument, w.channel) for w in self.terminals.values()
                 if isinstance(w, TerminalWire)]
         if len(used) != len(set(used)):
             raise ValueError("two terminals are wired to the same instrument channel")
         return self
+
+
+def _check_pulse_wiring(terminal: str, wire: TerminalWire, driver: str) -> None:
+    """A pulse generator has no current limit: it writes through a declared series resistor or
+    transistor, and its output-load setting is declared (the levels refer to it)."""
+    if DRIVERS[driver].kind != "PulseGenerator":
+        if wire.load is not None or wire.transistor:
+            raise ValueError(f"terminals.{terminal}: load and transistor apply to a pulse "
+                             f"generator; {wire.instrument!r} is a {DRIVERS[driver].kind}")
+        return
+    if wire.load is None:
+        raise ValueError(f"terminals.{terminal}.load: required for pulse generator "
+                         f"{wire.instrument!r}: 50 or high-z (its output-load setting)")
+    if wire.series_resistance <= 0 and not wire.transistor:
+        raise ValueError(f"terminals.{terminal}: pulse generator {wire.instrument!r} has no "
+                         "current limit; declare the series_resistance (Ω) it writes through, "
+                         "or transistor: true")
 
 
 def load_station_config(path: str | Path) -> StationConfig:
@@ -180,8 +206,13 @@ def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str, ...], int
     problems = []
     for error in exc.errors():
         loc = tuple(str(p) for p in error["loc"] if not str(p).startswith(_PYDANTIC_STEPS))
-        key = ".".join(loc) or "(top level)"
-        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
         message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{path}:{line}: {key}: {message}")
+        if not loc:  # a whole-file rule names its key first: "terminals.TE.load: ..."
+            named = re.match(r"([\w-]+(?:\.[\w-]+)+)[:\s]", message)
+            loc = tuple(named.group(1).split(".")) if named else ()
+            key = "" if named else "(top level): "
+        else:
+            key = ".".join(loc) + ": "
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+        problems.append(f"{path}:{line}: {key}{message}")
     return "invalid station file\n  " + "\n  ".join(problems)

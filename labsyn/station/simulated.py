@@ -29,7 +29,9 @@ def build_bench(config: StationConfig) -> Any:
 
     bench = Bench(clock_mode=config.clock, speedup=config.speedup,
                   latency_s=config.sim.latency_s)
-    dut = bench.add_dut("dut", build_device(config), config.sim.series_resistance)
+    declared = sum(w.series_resistance for w in config.terminals.values()
+                   if isinstance(w, TerminalWire))
+    dut = bench.add_dut("dut", build_device(config), config.sim.series_resistance + declared)
     simulators = {}
     for name, inst in config.instruments.items():
         simulator = DRIVERS[inst.driver].simulator_class()(name=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +26,14 @@ class TerminalBinding:
     channel: int
     max_voltage: float
     series_resistance: float = 0.0
+    kind: str = ""  # registry kind: SourceMeter, PulseGenerator
+    load: float | None = None  # pulse generator output-load setting, Ω (math.inf = high-Z)
+    transistor: bool = False
+
+    def at_device(self, level: float) -> float:
+        """The open-circuit voltage a programmed `level` puts on the device: a 50 Ω-set
+        generator delivers twice its programmed level into a high-impedance device."""
+        return 2.0 * level if self.load == 50.0 else level
 
     @property
     def grounded(self) -> bool:
@@ -52,6 +61,7 @@ class Station:
         try:
             for name, inst in config.instruments.items():
                 self.instruments[name] = self._open(name, inst)
+            self._set_pulse_loads()
         except Exception:
             self.close()
             raise
@@ -74,6 +84,13 @@ class Station:
         driver.dry_run = self.dry_run
         return driver
 
+    def _set_pulse_loads(self) -> None:
+        """Each pulse generator's output-load setting as the station declares it."""
+        for terminal in self.config.terminals:
+            binding = self.terminal(terminal)
+            if binding.kind == "PulseGenerator" and binding.load is not None:
+                binding.driver.load = binding.load
+
     # -- wiring and limits ----------------------------------------------------------------------
     def terminal(self, name: str) -> TerminalBinding:
         wire = self.config.terminals.get(name)
@@ -82,9 +99,11 @@ class Station:
                               f"{', '.join(self.config.terminals)}")
         limit = self.config.limits.max_voltage.get(name, self.config.limits.max_device_voltage)
         if isinstance(wire, TerminalWire):
+            kind = DRIVERS[self.config.instruments[wire.instrument].driver].kind
+            load = None if wire.load is None else (math.inf if wire.load == "high-z" else 50.0)
             return TerminalBinding(name, wire.instrument,
                                    self._channel(wire.instrument, wire.channel), wire.channel,
-                                   limit, wire.series_resistance)
+                                   limit, wire.series_resistance, kind, load, wire.transistor)
         return TerminalBinding(name, None, None, 0, 0.0)
 
     def _channel(self, instrument: str, channel: int) -> Any:
@@ -107,10 +126,28 @@ class Station:
         """Refuse a level beyond the terminal's or the device's station limit."""
         binding = self.terminal(terminal)
         limit = min(binding.max_voltage, self.config.limits.max_device_voltage)
-        if binding.grounded or abs(volts) > limit:
+        at_device = binding.at_device(volts)
+        if binding.grounded or abs(at_device) > limit:
+            doubled = " (a 50 Ω-set generator doubles its level at the device)" if (
+                at_device != volts) else ""
             raise LimitError(f"station {self.config.name!r} {terminal} voltage", volts,
-                             f"|V| ≤ {limit:g} V (limits.max_voltage / max_device_voltage)"
-                             if not binding.grounded else "none: the terminal is grounded")
+                             f"|V| ≤ {limit:g} V at the device{doubled} (limits.max_voltage / "
+                             "max_device_voltage)" if not binding.grounded
+                             else "none: the terminal is grounded")
+        if binding.kind == "PulseGenerator" and not binding.transistor:
+            self._check_short_circuit(binding, at_device)
+
+    def _check_short_circuit(self, binding: TerminalBinding, at_device: float) -> None:
+        """A generator has no compliance: into a shorted device its current is V / (R_s + Z)."""
+        impedance = getattr(getattr(binding.driver, "limits", None), "output_impedance", 50.0)
+        current = abs(at_device) / (binding.series_resistance + impedance)
+        limit = self.config.limits.max_current_limit
+        if current > limit:
+            raise LimitError(f"station {self.config.name!r} {binding.terminal} pulse current "
+                             f"into a short ({abs(at_device):g} V through "
+                             f"{binding.series_resistance:g} Ω + {impedance:g} Ω)", current,
+                             f"≤ {limit:g} A (limits.max_current_limit): a larger "
+                             "series_resistance or a transistor")
 
     def check_current_limit(self, amps: float) -> None:
         limit = self.config.limits.max_current_limit
