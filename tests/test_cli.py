@@ -76,7 +76,8 @@ def test_run_then_runs_then_export(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("args", "message"), [
     (["--set", "vmax=3"], r"unknown parameter 'vmax' \(did you mean 'v_max'\?\)"),
     (["--set", "compliance=0"], r"parameter compliance = '0': .*greater than 0"),
-    (["--set", "v_max=9"], r"TE voltage = 9\.0 is outside the limit: allowed \|V\| ≤ 5 V"),
+    (["--set", "v_max=9"], r"parameter v_max \(.*TE voltage\) = 9\.0 is outside the limit: "
+                            r"allowed \|V\| ≤ 5 V at the device"),
     (["--set", "v_max"], r"--set 'v_max': expected key=value"),
 ])
 def test_bad_parameters_are_refused_before_any_run(tmp_path: Path, args: list[str],

@@ -20,6 +20,7 @@ from labsyn.clock import Clock, MonotonicClock
 from labsyn.drivers.validators import strict_choice
 from labsyn.errors import (
     InstrumentCommunicationError,
+    InstrumentError,
     InstrumentReplyError,
     InstrumentReportedError,
     InstrumentTimeout,
@@ -36,6 +37,7 @@ class LabsynInstrument(SCPIMixin, Instrument):
         self.lock = threading.RLock()
         self.clock: Clock = clock or MonotonicClock()
         self.dry_run = False  # static replies (pyvisa-sim): accept the buffer counts they give
+        self.safed = threading.Event()  # set by safe_off(): outputs stay off until rearm()
         self._last_command = ""
         try:
             super().__init__(adapter, name, **kwargs)
@@ -126,18 +128,34 @@ class LabsynInstrument(SCPIMixin, Instrument):
         return InstrumentCommunicationError(self.name, command, str(exc))
 
     # -- instrument-level helpers ---------------------------------------------------------------
-    def clear_interface(self) -> None:
+    def clear_interface(self, locked: bool = True) -> None:
         """VISA device clear: drop pending input/output so the next query is answered afresh.
 
+        `locked=False` is for an emergency stop from another thread: the clear goes out while a
+        worker may hold the lock (it aborts the instrument's transfer instead of waiting for it).
         Backends without device clear (stock pyvisa-sim) are skipped: there is nothing pending.
         """
-        with self.lock:
-            try:
-                self.adapter.connection.clear()
-            except NotImplementedError:
-                return
-            except (VisaIOError, OSError) as exc:
-                raise self._translate("device clear", exc) from exc
+        if locked:
+            with self.lock:
+                self.clear_interface(locked=False)
+            return
+        try:
+            self.adapter.connection.clear()
+        except NotImplementedError:
+            return
+        except (VisaIOError, OSError) as exc:
+            raise self._translate("device clear", exc) from exc
+
+    # -- the safe-state latch -------------------------------------------------------------------
+    def rearm(self) -> None:
+        """Allow outputs again after safe_off() (the engine does this at the start of a run)."""
+        self.safed.clear()
+
+    def require_armed(self, action: str) -> None:
+        """Refuse to turn on or drive an output while the safe state holds."""
+        if self.safed.is_set():
+            raise InstrumentError(self.name, action, "outputs are held off after safe_off(); "
+                                  "rearm() first (the engine rearms at the start of a run)")
 
     @property
     def next_error(self) -> tuple[int, str]:

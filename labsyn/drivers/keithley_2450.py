@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 from typing import Any, ClassVar
 
 import numpy as np
@@ -110,7 +109,6 @@ class Keithley2450(LabsynInstrument):
         kwargs.setdefault("write_termination", "\n")
         super().__init__(adapter, name, **kwargs)
         self._known: dict[str, float] = {}
-        self._abort = threading.Event()
         self._line_frequency: float | None = None
         self._token = f"{next(_TOKENS)}"
         self._lists: set[str] = set()
@@ -157,6 +155,7 @@ class Keithley2450(LabsynInstrument):
                                                           (MIN_CURRENT_LIMIT, MAX_CURRENT))
         check_power_envelope(level, current_limit)
         with self.lock:
+            self.require_armed("apply_voltage")
             self.write(":SOUR:FUNC VOLT;:SOUR:VOLT:RANG:AUTO 1")
             self.write(f":SOUR:VOLT:ILIM {current_limit:.9g}")
             self.write(f":SOUR:VOLT {level:.9g}")
@@ -211,7 +210,6 @@ class Keithley2450(LabsynInstrument):
     def run(self, sequence: Sequence, should_abort: AbortCheck | None = None) -> SequenceData:
         """Run each segment instrument-side; on abort, return what was measured (flagged)."""
         self.check_sequence(sequence)
-        self._abort.clear()
         parts: list[SequenceData] = []
         for index, segment in enumerate(sequence.segments):
             for piece in _instrument_pieces(segment):
@@ -238,9 +236,14 @@ class Keithley2450(LabsynInstrument):
             duration = train_duration(piece)
             expected = piece.points if piece.read_level is not None else 0
         with self.lock:
+            if self.safed.is_set() or (should_abort is not None and should_abort()):
+                data = SequenceData.empty()
+                data.aborted = True
+                return data
             self._configure(commands)
             self._sensing_current = True
             start = self.clock.now()
+            self.require_armed(":INIT")
             self.write(":INIT")
         aborted, count = self._wait_idle(start + duration, should_abort)
         data = self._fetch(index, start, piece.label, count)
@@ -270,7 +273,7 @@ class Keithley2450(LabsynInstrument):
         Returns (aborted, readings stored), the count None when aborted.
         """
         def abort_requested() -> bool:
-            return self._abort.is_set() or (should_abort is not None and should_abort())
+            return self.safed.is_set() or (should_abort is not None and should_abort())
 
         while self.clock.now() < expected_end:
             if abort_requested():
@@ -323,11 +326,15 @@ class Keithley2450(LabsynInstrument):
 
     def safe_off(self) -> None:
         """From any state: stop the trigger model, source to 0, output off, verified."""
-        self._abort.set()
+        self.safed.set()
         problems: list[Exception] = []
+        try:  # before the lock: a worker may hold it in a read that never ends
+            self.clear_interface(locked=False)
+        except Exception as exc:
+            problems.append(exc)
         with self.lock:
-            for step in (self.clear_interface, lambda: self.write(":ABOR"),
-                         self._ramp_down, lambda: self.write(":OUTP OFF")):
+            for step in (lambda: self.write(":ABOR"), self._ramp_down,
+                         lambda: self.write(":OUTP OFF")):
                 try:
                     step()
                 except Exception as exc:

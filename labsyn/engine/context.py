@@ -23,17 +23,20 @@ class RunControl:
         self._abort = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
+        self._lock = threading.Lock()  # pause and abort change both flags together
         self.reason = ""
 
     def abort(self, reason: str = "abort requested") -> None:
-        if not self._abort.is_set():
-            self.reason = reason
-        self._abort.set()
-        self._running.set()
+        with self._lock:
+            if not self._abort.is_set():
+                self.reason = reason
+            self._abort.set()
+            self._running.set()
 
     def pause(self) -> None:
-        if not self._abort.is_set():
-            self._running.clear()
+        with self._lock:
+            if not self._abort.is_set():
+                self._running.clear()
 
     def resume(self) -> None:
         self._running.set()
@@ -47,7 +50,7 @@ class RunControl:
         return not self._running.is_set()
 
     def wait_while_paused(self) -> None:
-        while not self._running.wait(PAUSE_POLL_S):
+        while not self._running.wait(PAUSE_POLL_S) and not self._abort.is_set():
             pass
 
 

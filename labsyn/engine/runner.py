@@ -10,6 +10,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,9 @@ class Runner:
                 self.run_id = self._writer.run_id
             self._notify("on_start", self.run_id, self.protocol.name, self.params.model_dump())
             self._set_state(RunState.RUNNING)
+            if self.control.abort_requested:
+                raise AbortRequested(self.control.reason)
+            self.station.arm()  # outputs were held off by the last safe state
             self.protocol.run(self._context())
             status = RunState.COMPLETED
         except AbortRequested as exc:
@@ -109,8 +113,11 @@ class Runner:
             if self.control.abort_requested:
                 status, message = RunState.ABORTED, f"{self.control.reason} (then {message})"
         finally:
-            status, message = self._make_safe(status, message)
-            self._finish(status, message)
+            try:
+                status, message = self._make_safe(status, message)
+                self._finish(status, message)
+            finally:
+                self._done.set()  # whatever a sink did, waiters are released
 
     def _make_safe(self, status: RunState, message: str) -> tuple[RunState, str]:
         try:
@@ -132,6 +139,10 @@ class Runner:
             status, message = RunState.FAILED, f"{message}; run file: {exc}".lstrip("; ")
         analysis = self._analyse(status)
         figures = analysis.figures if analysis is not None else {}
+        if status == RunState.ABORTED:  # a missing figure says so, not "the device did not…"
+            figures = {name: f if f.ok else replace(f, reason=f"run aborted ({message}); "
+                                                          f"{f.reason}")
+                       for name, f in figures.items()}
         if figures and self.store is not None and self.run_id:
             try:
                 self.store.set_figures(self.run_id, figures)
@@ -143,7 +154,6 @@ class Runner:
         self.state = status
         self._notify("on_state", status, message)
         self._notify("on_finish", self.result)
-        self._done.set()
 
     def _analyse(self, status: RunState) -> Any:
         if status not in (RunState.COMPLETED, RunState.ABORTED) or self._rows == 0:
@@ -194,5 +204,5 @@ class Runner:
         for sink in self.sinks:
             try:
                 getattr(sink, method)(*args)
-            except Exception:
+            except BaseException:  # a sink (even one calling sys.exit) never stops a run
                 log.error("sink %r %s failed:\n%s", sink, method, traceback.format_exc())

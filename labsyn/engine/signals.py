@@ -3,6 +3,7 @@ stop. Handlers live in the main thread (where Python delivers signals) and are r
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+log = logging.getLogger("labsyn.run")
 
 
 @contextmanager
@@ -20,12 +22,18 @@ def abort_on_signals(runner: Any) -> Iterator[None]:
     received: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
+        """Only set flags and start threads here: the handler interrupts the main thread
+        wherever it is, possibly inside a driver call."""
         name = signal.Signals(signum).name
         received.append(signum)
         if len(received) == 1:
             runner.abort(f"{name} received")
+        elif len(received) == 2:  # once: the emergency stop runs in its own thread
+            threading.Thread(target=runner.emergency_stop, name="labsyn-emergency-stop",
+                             args=(f"{name} received again: emergency stop",),
+                             daemon=True).start()
         else:
-            runner.emergency_stop(f"{name} received again: emergency stop")
+            log.warning("%s received again; the emergency stop is already under way", name)
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
     runner.signals_received = received

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labsyn.analysis import DRY_RUN_REASON, Estimate
 from labsyn.errors import ConfigError
@@ -21,6 +21,13 @@ class ProtocolParameters(BaseModel):
     """Base of every parameter model: unknown keys are refused, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _none_words(cls, value: Any) -> Any:
+        """`--set r_threshold=none` turns an optional criterion off."""
+        return None if isinstance(value, str) and value.strip().lower() in ("none", "null") \
+            else value
 
 
 def param(default: Any, unit: str, help: str, **bounds: Any) -> Any:

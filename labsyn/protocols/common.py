@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from labsyn.drivers.capabilities import SourceMeter
 from labsyn.drivers.sequence import Sequence, SequenceData, Staircase
-from labsyn.errors import ConfigError
+from labsyn.errors import ConfigError, LimitError
 from labsyn.store import Column
 
 from .base import ProtocolParameters, param
@@ -55,22 +56,43 @@ def with_station_series_resistance(params: Any, station: Any, terminal: str) -> 
     return params.model_copy(update={"series_resistance": declared})
 
 
-def check_sequence(station: Any, sequence: Sequence, protocol: str) -> None:
+def check_parameters(station: Any, terminal: str, protocol: str,
+                     voltages: Mapping[str, float], currents: Mapping[str, float]) -> None:
+    """Each voltage and compliance parameter against the station, named in the error."""
+    checks = [(name, station.check_voltage, (terminal, v)) for name, v in voltages.items()]
+    checks += [(name, station.check_current_limit, (a,)) for name, a in currents.items()]
+    for name, check, args in checks:
+        try:
+            check(*args)
+        except LimitError as exc:
+            raise LimitError(f"{protocol} parameter {name} ({exc.quantity})", exc.value,
+                             exc.allowed) from None
+
+
+def check_sequence(station: Any, sequence: Sequence, protocol: str, parameters: str = ""
+                   ) -> None:
     """Station limits (voltage per terminal and across the device, compliance) and the
-    instrument's own limits, for every level of every segment, before anything is sent."""
+    instrument's own limits, for every level of every segment, before anything is sent.
+    `parameters` names what sets the sequence, for the error message."""
     smu = source_meter(station, sequence.terminal, protocol)
-    for segment in sequence.segments:
-        peak = max(segment.levels, key=abs)
-        station.check_voltage(sequence.terminal, peak)
-        station.check_current_limit(segment.current_limit)
-    smu.check_sequence(sequence)
+    try:
+        for segment in sequence.segments:
+            peak = max(segment.levels, key=abs)
+            station.check_voltage(sequence.terminal, peak)
+            station.check_current_limit(segment.current_limit)
+        smu.check_sequence(sequence)
+    except LimitError as exc:
+        hint = f"; set by {parameters}" if parameters else ""
+        raise LimitError(f"{protocol}: {exc.quantity}", exc.value, exc.allowed + hint) from None
 
 
 def programmed_levels(sequence: Sequence, data: SequenceData) -> np.ndarray:
     """The level each row was measured at, as programmed (readback sags under compliance)."""
-    levels = np.empty(len(data))
+    levels = np.full(len(data), np.nan)  # a row no level accounts for stays NaN
     for index, segment in enumerate(sequence.segments):
         rows = np.flatnonzero(data.segment == index)
-        source = segment.levels if isinstance(segment, Staircase) else segment.amplitudes
-        levels[rows] = np.asarray(source, dtype=float)[:len(rows)]
+        source = np.asarray(segment.levels if isinstance(segment, Staircase)
+                            else segment.amplitudes, dtype=float)
+        n = min(len(rows), len(source))  # a dry run's static buffer may hold more rows
+        levels[rows[:n]] = source[:n]
     return levels

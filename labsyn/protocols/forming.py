@@ -19,6 +19,7 @@ from .base import Analysis, PlotSpec, Protocol, param
 from .common import (
     READING_COLUMNS,
     ReadingParameters,
+    check_parameters,
     check_sequence,
     reading_rows,
     source_meter,
@@ -75,8 +76,15 @@ class Forming(Protocol):
                               f"v_max = {params.v_max:g} V")
         if params.mode == "pulsed" and params.r_threshold is None and not params.relative_drop:
             raise ConfigError("forming: pulsed mode needs r_threshold or relative_drop")
-        for sequence in (self._read(params), *self._plan(params)):
-            check_sequence(station, sequence, self.name)
+        sign = self._sign(params)
+        check_parameters(station, self.terminal, self.name,
+                         {"v_max": sign * params.v_max, "read_voltage": sign * params.read_voltage},
+                         {"compliance": params.compliance})
+        check_sequence(station, self._read(params), self.name, "read_voltage, compliance")
+        for sequence in self._plan(params):
+            check_sequence(station, sequence, self.name,
+                           "v_max, v_step, dwell, compliance, nplc" if params.mode == "dc" else
+                           "v_max, pulse_width, pulse_interval, read_delay, compliance, nplc")
 
     def _sign(self, params: FormingParameters) -> float:
         return 1.0 if params.polarity == "positive" else -1.0
@@ -112,17 +120,18 @@ class Forming(Protocol):
         params: FormingParameters = ctx.params
         smu = source_meter(ctx.station, self.terminal, self.name)
         ctx.progress(0, 3, "pristine read")
-        self._spot(ctx, smu, PRISTINE)
+        pristine = self._spot(ctx, smu, PRISTINE)
         ctx.checkpoint()
         if params.mode == "dc":
             self._dc(ctx, smu)
         else:
-            self._pulsed(ctx, smu)
+            self._pulsed(ctx, smu, pristine)
         ctx.checkpoint()
         self._spot(ctx, smu, AFTER)
         ctx.progress(3, 3, "done")
 
-    def _spot(self, ctx: Any, smu: Any, phase: int) -> None:
+    def _spot(self, ctx: Any, smu: Any, phase: int) -> float:
+        """Read at the read level (then back to 0 V); returns the device resistance."""
         params: FormingParameters = ctx.params
         level = self._sign(params) * params.read_voltage
         smu.apply_voltage(level, params.compliance)
@@ -131,6 +140,7 @@ class Forming(Protocol):
         ctx.emit({"phase": phase, "step": 0, "time": ctx.clock.now(), "v_program": level,
                   "voltage": reading.voltage, "current": reading.current,
                   "limited": reading.limited})
+        return _resistance(params.read_voltage, reading.current, params.series_resistance or 0.0)
 
     def _dc(self, ctx: Any, smu: Any) -> None:
         (sequence,) = self._plan(ctx.params)
@@ -141,10 +151,10 @@ class Forming(Protocol):
             ctx.checkpoint()
         ctx.progress(2, 3, "ramp done" + (", tripped" if data.limited.any() else ""))
 
-    def _pulsed(self, ctx: Any, smu: Any) -> None:
+    def _pulsed(self, ctx: Any, smu: Any, r0: float) -> None:
+        """Pulse, read, stop once formed (R against the pristine read `r0`)."""
         params: FormingParameters = ctx.params
         amplitudes = self._amplitudes(params)
-        r0: float | None = None
         for number, amplitude in enumerate(amplitudes, 1):
             ctx.checkpoint()
             sequence = self._pulse(params, amplitude)
@@ -153,8 +163,8 @@ class Forming(Protocol):
             if data.aborted:
                 ctx.checkpoint()
             ctx.progress(1 + number / len(amplitudes), 3, f"pulse {amplitude:+.3g} V")
-            r = abs(params.read_voltage / data.current[-1]) if data.current[-1] else np.inf
-            r0 = r if r0 is None else r0
+            r = _resistance(params.read_voltage, float(data.current[-1]),
+                            params.series_resistance or 0.0)
             if not ctx.dry_run and _formed(r, r0, params):  # a dry run takes the longest branch
                 break
 
@@ -179,20 +189,29 @@ class Forming(Protocol):
                 series_resistance=params.series_resistance, jump_factor=params.jump_factor,
                 read_voltage=read_v, read_current=read_i)
         else:
+            pristine = data[data["phase"] == PRISTINE]
             result = forming_from_pulses(
                 ramp["v_program"].to_numpy(), params.read_voltage, ramp["current"].to_numpy(),
                 r_threshold=params.r_threshold, relative_drop=params.relative_drop,
-                step=params.v_step)
+                step=params.v_step, series_resistance=params.series_resistance or 0.0,
+                initial_read_current=float(pristine["current"].iloc[-1]) if len(pristine)
+                else None)
         figures = {"v_form": result.v_form, "r_before": _pristine(data, result.r_before),
                    "r_after": result.r_after if result.r_after.ok else _read(after),
                    "i_form": result.i_form}
         return Analysis(figures)
 
 
-def _formed(r: float, r0: float, params: FormingParameters) -> bool:
+def _resistance(read_voltage: float, current: float, series_resistance: float) -> float:
+    """|V_read / I| less the series resistance (inf for no current)."""
+    return abs(read_voltage / current) - series_resistance if current else np.inf
+
+
+def _formed(r: float, r0: float | None, params: FormingParameters) -> bool:
     if params.r_threshold is not None and r < params.r_threshold:
         return True
-    return bool(params.relative_drop and r0 > 0 and (r0 - r) / r0 > params.relative_drop)
+    return bool(params.relative_drop and r0 and r0 > 0 and np.isfinite(r0)
+                and (r0 - r) / r0 > params.relative_drop)
 
 
 def _read(rows: pd.DataFrame) -> Estimate:

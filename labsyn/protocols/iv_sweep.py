@@ -18,6 +18,7 @@ from .base import Analysis, PlotSpec, Protocol, param
 from .common import (
     READING_COLUMNS,
     ReadingParameters,
+    check_parameters,
     check_sequence,
     reading_rows,
     source_meter,
@@ -62,7 +63,12 @@ class IVSweep(Protocol):
         if params.v_read >= min(params.v_set, params.v_reset):
             raise ConfigError(f"iv-sweep: v_read = {params.v_read:g} V must be below v_set and "
                               f"v_reset ({params.v_set:g}, {params.v_reset:g} V)")
-        check_sequence(station, self._loop(params), self.name)
+        check_parameters(station, self.terminal, self.name,
+                         {"v_set": params.v_set, "v_reset": -params.v_reset},
+                         {"set_compliance": params.set_compliance,
+                          "reset_compliance": params.reset_compliance})
+        check_sequence(station, self._loop(params), self.name,
+                       "v_set, v_reset, v_step, dwell, set_compliance, reset_compliance, nplc")
 
     def _loop(self, params: IVSweepParameters) -> Sequence:
         return bipolar_loop(params.v_set, params.v_reset, params.v_step, params.dwell,

@@ -183,6 +183,13 @@ class Station:
     def simulated(self) -> bool:
         return self.config.backend != "visa"
 
+    def arm(self) -> None:
+        """Allow outputs again after a safe state (each driver's `rearm()`)."""
+        for driver in self.instruments.values():
+            rearm = getattr(driver, "rearm", None)
+            if rearm is not None:
+                rearm()
+
     def safe_state(self) -> None:
         """`safe_off()` on every instrument; all are tried, the first failure is raised."""
         problems: list[Exception] = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -24,6 +22,7 @@ from labsyn.store.schema import (
 )
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 30.0  # seconds a statement waits for another connection's lock
 RUN_FIELDS = ("run_id", "protocol", "path", "status", "message", "started", "ended", "wafer",
               "die", "device", "subsite", "station", "backend", "parameters", "writer_pid",
               "writer_host", "rows")
@@ -49,29 +48,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def writer_alive(pid: int | None, host: str | None) -> bool:
-    """Whether the process that wrote a run may still be writing it.
-
-    Only a writer on this host can be checked: it is dead when its pid is gone or a zombie.
-    A writer on another host, or with no recorded pid, counts as alive (nothing is claimed).
-    """
-    if pid is None or not host or host != socket.gethostname():
-        return True
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
 def _figure_fields(figure: Any) -> tuple[float | None, float | None, str, str]:
     """(value, uncertainty, unit, reason) of an Estimate-like object, a mapping or a number."""
     if isinstance(figure, Real) or figure is None:
@@ -84,8 +60,9 @@ def _figure_fields(figure: Any) -> tuple[float | None, float | None, str, str]:
 class Catalog:
     """Runs and figures of merit in SQLite; safe to share between threads and processes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
+        self.busy_timeout = float(busy_timeout)
         self._lock = threading.RLock()
         with self._connect() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -97,10 +74,15 @@ class Catalog:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one call, committed on success, rolled back on error, closed."""
+    def _connect(self, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A connection for one call, committed on success, rolled back on error, closed.
+
+        `timeout` (default `busy_timeout`) is SQLite's busy timeout: how long a statement waits
+        for another connection's lock before it fails with "database is locked".
+        """
         with self._lock:
-            db = sqlite3.connect(self.path, timeout=30.0)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout if timeout is None
+                                 else timeout)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")
             try:
@@ -152,10 +134,13 @@ class Catalog:
         return row
 
     def set_status(self, run_id: str, status: str, message: str = "",
-                   rows: int | None = None) -> bool:
-        """Record a status; a terminal status is final: changing it returns False, does nothing."""
+                   rows: int | None = None, *, timeout: float | None = None) -> bool:
+        """Record a status; a terminal status is final: changing it returns False, does nothing.
+
+        `timeout` overrides the busy timeout for this call.
+        """
         check_status(status)
-        with self._connect() as db:
+        with self._connect(timeout) as db:
             row = self._require(db, run_id)
             if row["status"] in TERMINAL_STATUSES:
                 return False
@@ -224,17 +209,25 @@ class Catalog:
                                "LIMIT ?", (count,)).fetchall()
         return [r[0] for r in found]
 
-    def mark_interrupted(self) -> list[str]:
-        """Mark "running" runs whose writer process is dead as "interrupted"; return their ids."""
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Runs whose catalog status is not terminal ("running", "paused"), oldest first."""
         with self._connect() as db:
-            live = db.execute("SELECT run_id, writer_pid, writer_host FROM runs "
-                              "WHERE status NOT IN (?, ?, ?, ?)", TERMINAL_STATUSES).fetchall()
-            dead = [r["run_id"] for r in live if not writer_alive(r["writer_pid"],
-                                                                  r["writer_host"])]
-            for run_id, pid in ((r["run_id"], r["writer_pid"]) for r in live
-                                if r["run_id"] in dead):
-                db.execute("UPDATE runs SET status = 'interrupted', message = ?, ended = ? "
-                           "WHERE run_id = ?",
-                           (f"writer process {pid} ended without closing the run", now_iso(),
-                            run_id))
-        return dead
+            found = db.execute("SELECT * FROM runs WHERE status NOT IN (?, ?, ?, ?) "
+                               "ORDER BY started, run_id", TERMINAL_STATUSES).fetchall()
+        return [dict(r) for r in found]
+
+    def end_run(self, run_id: str, status: str, message: str, ended: str | None,
+                rows: int | None = None) -> bool:
+        """Give a run not yet ended its terminal status, end time and (if given) row count.
+
+        Returns False, changing nothing, when the run is unknown or has a terminal status already
+        (its writer may have recorded one meanwhile).
+        """
+        check_status(status, TERMINAL_STATUSES)
+        with self._connect() as db:
+            done = db.execute("UPDATE runs SET status = ?, message = ?, ended = ?, "
+                              "rows = COALESCE(?, rows) WHERE run_id = ? "
+                              "AND status NOT IN (?, ?, ?, ?)",
+                              (status, message, ended or now_iso(), rows, run_id,
+                               *TERMINAL_STATUSES))
+            return done.rowcount == 1

@@ -246,25 +246,33 @@ class RunWriter:
         self._status, self._message = status, message
 
     def close(self, status: str, message: str = "") -> bool:
-        """Flush, log the terminal `status`, close the file; False if it was closed already."""
+        """Flush, log the terminal `status`, close the file; False if it was closed already.
+
+        The `on_close` hook runs once the file is closed, also when the flush failed (the run
+        is then logged "failed" and the flush error is raised after the hook).
+        """
         check_status(status, TERMINAL_STATUSES)
-        with self._lock:
-            if self._closed:
-                return False
-            try:
+        closing = False
+        try:
+            with self._lock:
+                if self._closed:
+                    return False
+                closing = True
                 try:
-                    self.flush()
-                except Exception as error:
-                    status, message = "failed", f"{message} (flush failed: {error})".strip()
-                    raise
+                    try:
+                        self.flush()
+                    except Exception as error:
+                        status, message = "failed", f"{message} (flush failed: {error})".strip()
+                        raise
+                    finally:
+                        self._log(status, message)
                 finally:
-                    self._log(status, message)
-            finally:
-                self._file.close()
-                self._closed = True
-                self._buffers = []
-        if self._on_close is not None:
-            self._on_close(self)
+                    self._file.close()
+                    self._closed = True
+                    self._buffers = []
+        finally:
+            if closing and self._on_close is not None:
+                self._on_close(self)
         return True
 
     def __enter__(self) -> RunWriter:

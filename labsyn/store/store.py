@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,12 @@ import numpy as np
 import pandas as pd
 
 from labsyn.errors import ConfigError
-from labsyn.store.catalog import RUN_FIELDS, Catalog, now_iso, writer_alive
+from labsyn.store.catalog import RUN_FIELDS, Catalog, now_iso
 from labsyn.store.export import check_format, default_export_path, export_run
+from labsyn.store.lock import RunLock, lock_path
+from labsyn.store.recovery import record_end, recover, status_of
 from labsyn.store.run_file import RunFile, RunWriter, read_run_file
-from labsyn.store.schema import (
-    NO_DEVICE,
-    STATUSES,
-    TERMINAL_STATUSES,
-    Column,
-    DeviceId,
-    check_status,
-)
+from labsyn.store.schema import NO_DEVICE, TERMINAL_STATUSES, Column, DeviceId, check_status
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +80,10 @@ def _since_iso(since: str | date | datetime) -> str:
 class Store:
     """Run files under ``root/runs/``, indexed by ``root/catalog.sqlite``.
 
-    Opening a store marks every run whose writer died (same host, pid gone) "interrupted".
+    A live writer holds an exclusive flock on ``runs/<run_id>.lock`` (see labsyn.store.lock).
+    Opening a store ends every catalog run still "running" whose writer on this host is dead
+    (lock file missing or free): it takes the terminal status its file recorded, else becomes
+    "interrupted"; its row count comes from the file. Runs written on other hosts are left alone.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -92,9 +91,12 @@ class Store:
         self.runs_dir = self.root / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.root / "catalog.sqlite")
-        interrupted = self.catalog.mark_interrupted()
+        interrupted, adopted = recover(self.catalog, self.root, self.runs_dir)
         if interrupted:
             log.warning("runs interrupted (writer died): %s", ", ".join(interrupted))
+        if adopted:
+            log.warning("runs whose end the catalog missed, status taken from their files: %s",
+                        ", ".join(adopted))
 
     @staticmethod
     def default_root() -> Path:
@@ -108,7 +110,8 @@ class Store:
         slug = re.sub(r"[^A-Za-z0-9_.]+", "_", protocol).strip("_.") or "run"
         while True:
             run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(3)}"
-            if not (self.runs_dir / f"{run_id}.h5").exists() and not self.catalog.get(run_id):
+            taken = (self.runs_dir / f"{run_id}.h5").exists() or self.catalog.get(run_id)
+            if not taken and not lock_path(self.runs_dir, run_id).exists():
                 return run_id
 
     def create_run(self, protocol: str, columns: Sequence[Column],
@@ -121,8 +124,14 @@ class Store:
         parameters, snapshot = dict(parameters or {}), dict(snapshot or {})
         run_id = self._new_run_id(protocol)
         relative = f"runs/{run_id}.h5"
-        writer = RunWriter(self.root / relative, run_id, protocol, columns, parameters, snapshot,
-                           device, block_rows, on_close=self._writer_closed)
+        lock = RunLock(lock_path(self.runs_dir, run_id))  # held until the writer closes
+        try:
+            writer = RunWriter(self.root / relative, run_id, protocol, columns, parameters,
+                               snapshot, device, block_rows,
+                               on_close=partial(self._writer_closed, lock))
+        except BaseException:
+            lock.release()
+            raise
         try:
             self.catalog.add_run(
                 run_id, protocol, relative, started=writer.created, device=device,
@@ -134,10 +143,12 @@ class Store:
             raise
         return writer
 
-    def _writer_closed(self, writer: RunWriter) -> None:
-        if self.catalog.get(writer.run_id) is not None:
-            self.catalog.set_status(writer.run_id, writer.status, writer.message,
-                                    rows=writer.rows_committed)
+    def _writer_closed(self, lock: RunLock, writer: RunWriter) -> None:
+        """Record the closed run in the catalog (never raises), then drop its lock."""
+        try:
+            record_end(self.catalog, writer)
+        finally:
+            lock.release()
 
     def finish(self, writer: RunWriter, status: str, message: str = "") -> bool:
         """Close a run with a terminal status and record it in the catalog.
@@ -215,7 +226,8 @@ class Store:
     def rebuild(self, analyse: Callable[[LoadedRun], Mapping[str, Any]] | None = None) -> int:
         """Recreate the catalog from the run files; return how many runs were indexed.
 
-        A file whose last status is not terminal and whose writer is dead becomes "interrupted".
+        A file whose last status is not terminal and whose writer on this host is dead (lock
+        file missing or free, as on opening) becomes "interrupted".
         With `analyse`, each run's figures of merit are recomputed and stored. Unreadable files
         and failing analyses are logged and skipped.
         """
@@ -224,7 +236,7 @@ class Store:
         for path in sorted(self.runs_dir.glob("*.h5")):
             try:
                 run = read_run_file(path, with_data=analyse is not None)
-                status, message, ended = self._status_from_file(run)
+                status, message, ended = status_of(run, self.runs_dir)
                 self.catalog.add_run(
                     run.run_id, run.protocol, path.relative_to(self.root).as_posix(),
                     started=run.created or now_iso(), device=run.device,
@@ -242,15 +254,3 @@ class Store:
                 except Exception as error:
                     log.warning("rebuild: analysis of run %s failed: %s", run.run_id, error)
         return count
-
-    @staticmethod
-    def _status_from_file(run: RunFile) -> tuple[str, str, str | None]:
-        log_ = run.status_log
-        message = str(log_["message"].iloc[-1]) if len(log_) else ""
-        if run.status in TERMINAL_STATUSES:
-            ended = datetime.fromtimestamp(float(log_["time"].iloc[-1]), UTC)
-            return run.status, message, ended.isoformat(timespec="microseconds")
-        if writer_alive(run.writer_pid, run.writer_host):
-            return (run.status if run.status in STATUSES else "running"), message, None
-        return ("interrupted", f"writer process {run.writer_pid} ended without closing the run",
-                now_iso())

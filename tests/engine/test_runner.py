@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from labsyn.engine import Runner, RunSink, RunState
-from labsyn.errors import LimitError
+from labsyn.errors import InstrumentError, LimitError
 
 from .conftest import SweepProtocol, output_of
 
@@ -117,16 +117,39 @@ def test_abort_while_paused_ends_aborted(paced_station: Any) -> None:
     assert output_of(paced_station) == "OFF"
 
 
-def test_emergency_stop_turns_the_output_off_before_the_worker_notices(
-        paced_station: Any) -> None:
-    runner = Runner(paced_station, SweepProtocol(), {"points": 2000, "dwell": 0.01})
+def test_emergency_stop_turns_the_output_off_and_it_stays_off(paced_station: Any) -> None:
+    runner = Runner(paced_station, SweepProtocol(),
+                    {"points": 40, "dwell": 0.01, "blocks": 50})  # many pieces to restart
     runner.start()
     time.sleep(0.3)
     runner.emergency_stop()
-    assert output_of(paced_station) == "OFF"  # at once, from this thread
+    seen = [output_of(paced_station)]  # at once, from this thread
+    while runner.wait(0.005) is None:
+        seen.append(output_of(paced_station))
+    assert set(seen) == {"OFF"}  # never on again, although the worker was between pieces
+    assert runner.result is not None and runner.result.status == RunState.ABORTED
+
+
+def test_outputs_stay_off_after_a_safe_state_until_a_run_rearms(station: Any) -> None:
+    smu = station.terminal("TE").driver
+    station.safe_state()
+    with pytest.raises(InstrumentError, match="held off after safe_off"):
+        smu.apply_voltage(0.5, 1e-3)
+    assert output_of(station) == "OFF"
+    result = Runner(station, SweepProtocol(), {"points": 5}).run()  # the engine rearms
+    assert result.status == RunState.COMPLETED
+
+
+class ExitingSink(RunSink):
+    def on_finish(self, result: Any) -> None:
+        raise SystemExit(3)
+
+
+def test_a_sink_that_exits_cannot_hang_the_run(station: Any) -> None:
+    runner = Runner(station, SweepProtocol(), {"points": 5}, sinks=[ExitingSink()])
+    runner.start()
     result = runner.wait(10)
-    assert result is not None and result.status == RunState.ABORTED
-    assert output_of(paced_station) == "OFF"
+    assert result is not None and result.status == RunState.COMPLETED
 
 
 def test_sigint_in_the_main_thread_aborts_the_run(paced_station: Any) -> None:

@@ -351,11 +351,19 @@ def test_run_pulse_train_twice(smu: Keithley2450) -> None:
 def test_run_abort(smu: Keithley2450) -> None:
     sent = record(smu)
     sequence = bipolar_loop(1.0, 1.0, 0.5, 0.01, 1e-4, 1e-3, nplc=0.1)
-    data = smu.run(sequence, should_abort=lambda: True)
+    asked: list[bool] = []
+    data = smu.run(sequence, should_abort=lambda: asked.append(True) or len(asked) > 1)
     assert data.aborted
     assert len(data) == BUFFER_POINTS  # the buffer is still read after :ABOR
-    assert sent.count(":ABOR") == 1
+    assert sent.count(":ABOR") == 1 and sent.count(":INIT") == 1
     assert_in_step(smu)
+
+
+def test_abort_before_a_piece_sends_nothing(smu: Keithley2450) -> None:
+    sent = record(smu)
+    data = smu.run(bipolar_loop(1.0, 1.0, 0.5, 0.01, 1e-4, 1e-3), should_abort=lambda: True)
+    assert data.aborted and len(data) == 0
+    assert sent == [":SYST:LFR?"]
 
 
 def test_check_sequence_sends_only_the_line_frequency_query(smu: Keithley2450) -> None:

@@ -16,7 +16,9 @@ PYVISA_SIM = Path(__file__).resolve().parents[2] / "examples/stations/keithley_2
 
 @pytest.mark.parametrize(("name", "params"), [
     ("iv-sweep", {"cycles": 3}),
+    ("iv-sweep", {"v_set": 0.02, "v_reset": 0.02, "v_read": 0.01}),  # 3 levels, 5 static rows
     ("forming", {}),
+    ("forming", {"v_max": 0.06, "read_voltage": 0.05}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0}),
 ])
 def test_protocols_run_clean_on_stock_pyvisa_sim(name: str, params: dict) -> None:

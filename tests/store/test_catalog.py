@@ -1,12 +1,8 @@
-"""Catalog: WAL, schema version, terminal statuses, figures, interrupted runs, threads."""
+"""Catalog: WAL, schema version, terminal statuses, figures, ending runs, threads."""
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +11,7 @@ import pytest
 
 from labsyn.errors import ConfigError
 from labsyn.store import Catalog, DeviceId
-from labsyn.store.catalog import SCHEMA_VERSION, writer_alive
+from labsyn.store.catalog import SCHEMA_VERSION
 
 
 @dataclass
@@ -24,12 +20,6 @@ class Estimate:
     uncertainty: float | None = None
     unit: str = ""
     reason: str = ""
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
 
 
 def test_wal_journal_mode_and_schema_version(tmp_path: Path) -> None:
@@ -89,34 +79,28 @@ def test_figures_keep_missing_values_with_their_reason(tmp_path: Path) -> None:
         catalog.set_figures("r2", {"x": Estimate(1.0)})
 
 
-def test_mark_interrupted_takes_only_runs_whose_writer_died_here(tmp_path: Path) -> None:
+def test_end_run_ends_only_runs_not_ended_yet(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "c.sqlite")
-    host = socket.gethostname()
-    catalog.add_run("dead", "iv", "runs/dead.h5", writer_pid=dead_pid(), writer_host=host)
-    catalog.add_run("alive", "iv", "runs/alive.h5", writer_pid=os.getppid(), writer_host=host)
-    catalog.add_run("other-host", "iv", "runs/o.h5", writer_pid=dead_pid(),
-                    writer_host=host + "-elsewhere")
-    catalog.add_run("done", "iv", "runs/done.h5", writer_pid=dead_pid(), writer_host=host,
-                    status="completed")
-    assert catalog.mark_interrupted() == ["dead"]
-    row = catalog.get("dead")
-    assert row is not None and row["status"] == "interrupted" and "ended" in row["message"]
-    statuses = [(catalog.get(r) or {}).get("status") for r in ("alive", "other-host", "done")]
-    assert statuses == ["running", "running", "completed"]
-    assert catalog.mark_interrupted() == []
-
-
-def test_a_zombie_writer_counts_as_dead() -> None:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    try:
-        for _ in range(200):
-            stat = Path(f"/proc/{process.pid}/stat").read_text()
-            if stat.rpartition(")")[2].split()[0] == "Z":
-                break
-            threading.Event().wait(0.01)
-        assert writer_alive(process.pid, socket.gethostname()) is False
-    finally:
-        process.wait()
+    catalog.add_run("live", "iv", "runs/live.h5", started="2025-01-01T00:00:00+00:00")
+    catalog.add_run("paused", "iv", "runs/paused.h5", status="paused",
+                    started="2025-01-02T00:00:00+00:00")
+    catalog.add_run("done", "iv", "runs/done.h5", status="completed", rows=7)
+    assert [r["run_id"] for r in catalog.unfinished_runs()] == ["live", "paused"]
+    ended = "2025-01-01T01:00:00+00:00"
+    assert catalog.end_run("live", "completed", "from the file", ended, rows=12) is True
+    row = catalog.get("live")
+    assert row is not None
+    assert (row["status"], row["message"], row["ended"], row["rows"]) == (
+        "completed", "from the file", ended, 12)
+    assert catalog.end_run("paused", "interrupted", "writer died", None) is True
+    paused = catalog.get("paused")
+    assert paused is not None and paused["ended"] is not None and paused["rows"] == 0
+    assert catalog.end_run("done", "interrupted", "late", None, rows=1) is False
+    assert catalog.end_run("nope", "interrupted", "", None) is False
+    assert (catalog.get("done") or {})["rows"] == 7
+    assert catalog.unfinished_runs() == []
+    with pytest.raises(ConfigError, match="'running'"):
+        catalog.end_run("live", "running", "", None)
 
 
 def test_threads_can_share_one_catalog(tmp_path: Path) -> None:
