@@ -11,6 +11,7 @@ from labsyn.engine import LogSink, ProgressBar, Runner, RunResult, RunState
 from labsyn.protocols import get_protocol, parse_assignments
 from labsyn.protocols.base import describe_parameters
 from labsyn.store import DeviceId, Store
+from labsyn.store.catalog import RUN_FIELDS
 
 EXIT_FAILED, EXIT_ABORTED = 1, 3
 
@@ -59,15 +60,10 @@ def list_runs(args: argparse.Namespace) -> int:
         return 0
     columns = [c for c in ("run_id", "protocol", "status", "started", "wafer", "die", "device",
                            "rows") if c in runs.columns]
-    figures = [c for c in runs.columns if c not in _CATALOG_COLUMNS]
+    figures = [c for c in runs.columns if c not in RUN_FIELDS]
     print(runs[columns + figures].tail(args.last).to_string(
         index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
-
-
-_CATALOG_COLUMNS = {"run_id", "protocol", "path", "status", "message", "started", "ended",
-                    "wafer", "die", "device", "subsite", "station", "backend", "parameters",
-                    "writer_pid", "writer_host", "rows"}
 
 
 def export_run(args: argparse.Namespace) -> int:
