@@ -31,4 +31,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keithley_2450:Keithley2450",
         "labsyn.mock_instruments.keithley_2450:SimKeithley2450",
         "keithley_2450.yaml", "SourceMeter"),
+    "keithley_2400": DriverEntry(
+        "labsyn.drivers.keithley_2400:Keithley2400",
+        "labsyn.mock_instruments.keithley_2400:SimKeithley2400",
+        "keithley_2400.yaml", "SourceMeter"),
 }
