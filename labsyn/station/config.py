@@ -68,7 +68,7 @@ class InstrumentConfig(_Strict):
 
 class TerminalWire(_Strict):
     instrument: str = Field(description="name of an instrument in `instruments`")
-    channel: int = Field(1, ge=1, le=4, description="channel of that instrument")
+    channel: int = Field(1, ge=1, le=10, description="channel of that instrument (B1500: slot)")
     series_resistance: float = Field(0.0, ge=0, le=1e7, description="known resistance in series "
                                      "with the terminal (probe, line, resistor), Ω")
     load: Literal[50, "high-z"] | None = Field(

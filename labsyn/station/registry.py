@@ -35,4 +35,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keithley_2400:Keithley2400",
         "labsyn.mock_instruments.keithley_2400:SimKeithley2400",
         "keithley_2400.yaml", "SourceMeter"),
+    "keysight_b1500": DriverEntry(
+        "labsyn.drivers.keysight_b1500:KeysightB1500",
+        "labsyn.mock_instruments.keysight_b1500:SimKeysightB1500",
+        "keysight_b1500.yaml", "SourceMeter"),
 }
