@@ -39,4 +39,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keysight_b1500:KeysightB1500",
         "labsyn.mock_instruments.keysight_b1500:SimKeysightB1500",
         "keysight_b1500.yaml", "SourceMeter"),
+    "keysight_b2900": DriverEntry(
+        "labsyn.drivers.keysight_b2900:KeysightB2900",
+        "labsyn.mock_instruments.keysight_b2900:SimKeysightB2900",
+        "keysight_b2900.yaml", "SourceMeter"),
 }
