@@ -43,4 +43,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keysight_b2900:KeysightB2900",
         "labsyn.mock_instruments.keysight_b2900:SimKeysightB2900",
         "keysight_b2900.yaml", "SourceMeter"),
+    "keysight_81160a": DriverEntry(
+        "labsyn.drivers.keysight_81160a:Keysight81160A",
+        "labsyn.mock_instruments.keysight_81160a:SimKeysight81160A",
+        "keysight_81160a.yaml", "PulseGenerator"),
 }
