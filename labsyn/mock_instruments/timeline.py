@@ -253,6 +253,8 @@ class Timeline:
             next_event = self._events[0][0] if self._events else math.inf
             step_end = min(t, next_event, self._next_change())
             step_end = max(step_end, self.time)
+            for channel in self.channels:  # keeps lookups short in long trains; a reading
+                channel.forget_before(self.time)  # looks back to its interval's start only
             for dut in self.duts:
                 dut.integrate(self.time, step_end)
             self.time = step_end

@@ -159,3 +159,12 @@ def test_abort_mid_pulse_train_returns_partial_data_then_safe_off(resistor_rig: 
     assert data.aborted and 0 < len(data) < 200
     resistor_rig.smu.safe_off()
     assert output_is_off(resistor_rig)
+
+
+def test_back_to_back_steps_read_back_their_own_level(resistor_rig) -> None:  # type: ignore[no-untyped-def]
+    """Each reading belongs to the step it ends, also with no dwell between readings (the
+    timeline forgets finished pieces as it goes, never the one a reading looks back to)."""
+    ramp = Staircase.ramp(0.0, 1.0, 0.1, 0.0, 1e-3)
+    data = resistor_rig.smu.run(Sequence("TE", (ramp,), nplc=0.01))
+    assert np.allclose(data.source, ramp.levels)
+    assert np.allclose(data.current, np.asarray(ramp.levels) / 10e3, rtol=1e-3, atol=1e-9)
