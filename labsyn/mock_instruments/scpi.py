@@ -26,6 +26,7 @@ SCPI_ERRORS: dict[int, str] = {
     -113: "Undefined header",
     -114: "Header suffix out of range",
     -200: "Execution error",
+    -211: "Trigger ignored",
     -221: "Settings conflict",
     -222: "Data out of range",
     -223: "Too much data",

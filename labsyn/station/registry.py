@@ -47,4 +47,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keysight_81160a:Keysight81160A",
         "labsyn.mock_instruments.keysight_81160a:SimKeysight81160A",
         "keysight_81160a.yaml", "PulseGenerator"),
+    "keysight_33500b": DriverEntry(
+        "labsyn.drivers.keysight_33500b:Keysight33500B",
+        "labsyn.mock_instruments.keysight_33500b:SimKeysight33500B",
+        "keysight_33500b.yaml", "PulseGenerator"),
 }
