@@ -29,7 +29,6 @@ before a burst). A generator measures nothing and has no buffer, so `dry_run` ch
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any, ClassVar
 
 from pymeasure.instruments import Channel, Instrument
@@ -227,7 +226,6 @@ class Keysight81160A(LabsynInstrument):
         kwargs.setdefault("read_termination", "\n")
         kwargs.setdefault("write_termination", "\n")
         super().__init__(adapter, name, **kwargs)
-        self._abort = threading.Event()
         idn = self.ask("*IDN?").strip()
         fields = [f.strip() for f in idn.split(",")]
         model = next((MODELS[f] for f in fields[1:2] if f in MODELS), None)
@@ -257,10 +255,10 @@ class Keysight81160A(LabsynInstrument):
         load = channel.load
         plans = [plan_burst(s, self.model, load, channel.train_edge)  # type: ignore[arg-type]
                  for s in sequence.segments]
-        self._abort.clear()
         for plan in plans:
-            if self._run_burst(channel.id, burst_commands(channel.id, plan, self.model, load),
-                               plan.duration, should_abort):
+            commands = burst_commands(channel.id, plan, self.model, load)
+            if self.safed.is_set() or self._run_burst(channel.id, commands, plan.duration,
+                                                      should_abort):
                 data = SequenceData.empty()
                 data.aborted = True
                 return data
@@ -275,6 +273,8 @@ class Keysight81160A(LabsynInstrument):
         drives the external trigger input)."""
         others = sorted(self._armed - {ch})
         with self.lock:
+            if self.safed.is_set():  # held off after safe_off() until rearm()
+                return True
             reply = self.ask(";".join([*(f":ARM:SOUR{m} EXT" for m in others), *commands,
                                        ":SYST:ERR?"]))
             self._armed = {ch}
@@ -282,10 +282,11 @@ class Keysight81160A(LabsynInstrument):
             if code != 0:
                 found = [(code, message), *self.errors()]
                 raise InstrumentReportedError(self.name, "configure burst", found)
+            self.require_armed(f":OUTP{ch} ON")
             self.write(f":OUTP{ch} ON;*TRG")
             end = self.clock.now() + duration
         while self.clock.now() < end:
-            if self._abort.is_set() or (should_abort is not None and should_abort()):
+            if self.safed.is_set() or (should_abort is not None and should_abort()):
                 self.write(f":OUTP{ch} OFF")
                 return True
             self.clock.sleep(min(ABORT_SLICE_S, end - self.clock.now()))
@@ -299,14 +300,15 @@ class Keysight81160A(LabsynInstrument):
     def safe_off(self, channels: tuple[int, ...] | None = None) -> None:
         """From any state: every output (or those named) off, arm manual, verified by
         ``:OUTP<n>?``. Switching the output off also stops a running burst."""
-        self._abort.set()
+        if channels is None:
+            self.safed.set()  # every output held off until rearm()
         numbers = tuple(self.channels_by_number) if channels is None else channels
         problems: list[Exception] = []
+        try:  # before the lock: a worker may hold it in a read that never ends
+            self.clear_interface(locked=False)
+        except Exception as exc:
+            problems.append(exc)
         with self.lock:
-            try:
-                self.clear_interface()
-            except Exception as exc:
-                problems.append(exc)
             for ch in numbers:
                 try:
                     self.write(f":OUTP{ch} OFF;:ARM:SOUR{ch} MAN")

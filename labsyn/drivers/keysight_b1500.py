@@ -180,6 +180,7 @@ class B1500SMU(Channel):
         """Output on (``CN``: 0 V) if off, then compliance and level together (``DV``)."""
         self._smu().check("source", level, current_limit)
         with self.parent.lock:
+            self.parent.require_armed("apply_voltage")
             commands = [] if self.is_on else [f"CN {self.id}"]
             self.write(";".join([*commands, f"DV {{ch}},0,{level:.6g},{current_limit:.6g}"]))
             self.is_on = True
@@ -223,6 +224,9 @@ class B1500SMU(Channel):
                 pieces = pulse_pieces(segment, self.id)
             segment_parts: list[SequenceData] = []
             for piece in pieces:
+                if parent.safed.is_set() or (should_abort is not None and should_abort()):
+                    segment_parts.append(_aborted())
+                    break
                 enable = "" if self.is_on else f"CN {self.id};"
                 self.is_on = True  # before: a safe_off during the piece turns it off again
                 data, stopped = parent.run_piece(piece, index, segment.label, should_abort,
@@ -329,6 +333,7 @@ class KeysightB1500(LabsynInstrument):
         is held from each trigger to its data: the data block is the trigger's reply.
         """
         with self.lock:
+            self.require_armed("configure sequence")  # held off after safe_off()
             if self.buffer_dirty:
                 self.write("BC")
                 self.buffer_dirty = False
@@ -412,6 +417,8 @@ class KeysightB1500(LabsynInstrument):
         whichever channel it is on), ramp down above 20 V, ``DZ`` and ``CL`` (all channels, or
         `slots`), clear the buffer, then ``*LRN? 0`` must list none of them."""
         self.abort_event.set()
+        if slots is None:
+            self.safed.set()  # outputs held off until rearm()
         targets = list(self.channels_by_number) if slots is None else slots
         suffix = "" if slots is None else " " + ",".join(map(str, slots))
         problems: list[Exception] = []
@@ -454,3 +461,9 @@ class KeysightB1500(LabsynInstrument):
             for value in np.linspace(level, 0.0, steps + 1)[1:-1]:
                 self.write(f"DV {slot},0,{value:.6g},{limit:.6g}")
                 self.clock.sleep(0.01)
+
+
+def _aborted() -> SequenceData:
+    data = SequenceData.empty()
+    data.aborted = True
+    return data

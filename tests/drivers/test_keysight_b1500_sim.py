@@ -206,7 +206,10 @@ def test_safe_off_inside_a_wait_still_returns_cleanly(rig: Rig) -> None:
     ramp = Sequence("TE", (Staircase.ramp(0.0, 1.0, 0.01, 0.05, 1e-3),), 0.1)
     assert rig.smu.run(ramp, should_abort=stop_midway).aborted
     assert rig.analyzer.errors() == []
-    assert len(rig.smu.run(Sequence("TE", (Staircase.ramp(0.0, 1.0, 0.5, 0.01, 1e-3),)))) == 3
+    again = Sequence("TE", (Staircase.ramp(0.0, 1.0, 0.5, 0.01, 1e-3),))
+    assert rig.smu.run(again).aborted  # held off after safe_off() ...
+    rig.analyzer.rearm()
+    assert len(rig.smu.run(again)) == 3  # ... until rearmed
 
 
 # -- errors and faults -------------------------------------------------------------------------
