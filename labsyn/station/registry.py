@@ -35,14 +35,14 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keithley_2400:Keithley2400",
         "labsyn.mock_instruments.keithley_2400:SimKeithley2400",
         "keithley_2400.yaml", "SourceMeter"),
-    "keysight_b1500": DriverEntry(
-        "labsyn.drivers.keysight_b1500:KeysightB1500",
-        "labsyn.mock_instruments.keysight_b1500:SimKeysightB1500",
-        "keysight_b1500.yaml", "SourceMeter"),
     "keysight_b2900": DriverEntry(
         "labsyn.drivers.keysight_b2900:KeysightB2900",
         "labsyn.mock_instruments.keysight_b2900:SimKeysightB2900",
         "keysight_b2900.yaml", "SourceMeter"),
+    "keysight_b1500": DriverEntry(
+        "labsyn.drivers.keysight_b1500:KeysightB1500",
+        "labsyn.mock_instruments.keysight_b1500:SimKeysightB1500",
+        "keysight_b1500.yaml", "SourceMeter"),
     "keysight_81160a": DriverEntry(
         "labsyn.drivers.keysight_81160a:Keysight81160A",
         "labsyn.mock_instruments.keysight_81160a:SimKeysight81160A",
@@ -51,4 +51,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keysight_33500b:Keysight33500B",
         "labsyn.mock_instruments.keysight_33500b:SimKeysight33500B",
         "keysight_33500b.yaml", "PulseGenerator"),
+    "keithley_2600": DriverEntry(
+        "labsyn.drivers.keithley_2600:Keithley2600",
+        "labsyn.mock_instruments.keithley_2600:SimKeithley2600",
+        "keithley_2600.yaml", "SourceMeter"),
 }
