@@ -25,6 +25,8 @@ from .keithley_2450_program import (
     pulse_train_commands,
     staircase_commands,
     train_duration,
+    triggered_read_commands,
+    triggered_read_duration,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
 from .validators import strict_choice, strict_integer_range, strict_range
@@ -32,6 +34,8 @@ from .validators import strict_choice, strict_integer_range, strict_range
 MAX_VOLTAGE, MAX_CURRENT, MIN_CURRENT_LIMIT = 210.0, 1.05, 1e-9
 HIGH_VOLTAGE, HIGH_VOLTAGE_MAX_CURRENT = 21.0, 0.105
 MIN_PULSE_WIDTH = 1e-3
+MIN_TIMER_DELAY, MAX_TIMER_DELAY, MAX_TIMER_COUNT = 8e-6, 1e5, 1_048_575
+TRIGGER_SETTLE_S = 0.5e-3  # margin per period beyond the read itself (block processing)
 LIST_MAX_POINTS = 2500
 SOURCE_STATUS_LIMIT = 32
 RAMP_ABOVE_V = 20.0
@@ -253,6 +257,62 @@ class Keithley2450(LabsynInstrument):
             raise InstrumentReplyError(self.name, ":TRAC:ACT?",
                                        f"segment {piece.label or index} stored {len(data)} "
                                        f"readings, expected {expected}")
+        data.aborted = aborted
+        return data
+
+    # -- linked trains (trigger master) --------------------------------------------------------
+    def check_triggered_reads(self, read_level: float, count: int, period: float,
+                              read_delay_after_trigger: float, current_limit: float,
+                              nplc: float, hold_level: float = 0.0) -> None:
+        """Every value of `run_triggered_reads` against the 2450's limits; nothing is sent
+        (except the line frequency, asked once per driver)."""
+        for quantity, value in (("read level", read_level), ("hold level", hold_level)):
+            strict_range(quantity, "V")(value, (-MAX_VOLTAGE, MAX_VOLTAGE))
+        strict_range("current limit", "A")(current_limit, (MIN_CURRENT_LIMIT, MAX_CURRENT))
+        check_power_envelope(max(abs(read_level), abs(hold_level)), current_limit)
+        strict_range("NPLC")(nplc, (0.01, 10.0))
+        strict_integer_range("triggered read count")(count, (1, MAX_TIMER_COUNT))
+        strict_range("read delay after trigger", "s")(read_delay_after_trigger, (0.0, 1e4))
+        minimum = max(MIN_TIMER_DELAY, read_delay_after_trigger + TRIGGER_SETTLE_S
+                      + measure_time(nplc, self.line_frequency, autozero=False))
+        strict_range("triggered read period", "s")(period, (minimum, MAX_TIMER_DELAY))
+
+    def run_triggered_reads(self, read_level: float, count: int, period: float,
+                            read_delay_after_trigger: float, current_limit: float,
+                            nplc: float = 0.01, should_abort: AbortCheck | None = None,
+                            hold_level: float = 0.0, line: int = 1) -> SequenceData:
+        """`count` reads paced by the 2450's own timer, each period NOTIFYing digital line
+        `line` (a trigger output: ``:DIG:LINE<n>:MODE TRIG, OUT``, ``:TRIG:DIG<n>:OUTP:STIM
+        NOT1``) so a linked instrument acts, then reading at `read_level` after
+        `read_delay_after_trigger`. The output holds `hold_level` in between. One trigger model,
+        ≤ 5 transactions; on abort, what was measured (flagged)."""
+        self.check_triggered_reads(read_level, count, period, read_delay_after_trigger,
+                                   current_limit, nplc, hold_level)
+        strict_integer_range("digital line")(line, (1, 6))
+        name = f"labsynT{self._token}"
+        commands = [":OUTP OFF"] + ([f':SOUR:CONF:LIST:DEL "{name}"'] if name in self._lists
+                                    else [])
+        commands += triggered_read_commands(read_level, hold_level, count, period,
+                                            read_delay_after_trigger, current_limit, nplc,
+                                            name, line)
+        self._lists.add(name)
+        with self.lock:
+            if self.safed.is_set() or (should_abort is not None and should_abort()):
+                data = SequenceData.empty()
+                data.aborted = True
+                return data
+            self._configure(commands)
+            self._sensing_current = True
+            self._known.update(voltage=hold_level, ilimit=current_limit)
+            start = self.clock.now()
+            self.require_armed(":INIT")
+            self.write(":INIT")
+        aborted, stored = self._wait_idle(start + triggered_read_duration(count, period),
+                                          should_abort)
+        data = self._fetch(0, start, "triggered reads", stored)
+        if not aborted and len(data) != count and not self.dry_run:
+            raise InstrumentReplyError(self.name, ":TRAC:ACT?", f"triggered reads stored "
+                                       f"{len(data)} readings, expected {count}")
         data.aborted = aborted
         return data
 

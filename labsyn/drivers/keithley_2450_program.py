@@ -96,3 +96,49 @@ def train_duration(train: PulseTrain) -> float:
     """Upper bound of the trigger model's run: timer 1 fires its first pulse one period after
     :INIT and the last pulse's read ends within that pulse's period."""
     return (train.points + 1) * train.period
+
+
+def triggered_read_commands(read_level: float, hold_level: float, count: int, period: float,
+                            read_delay: float, current_limit: float, nplc: float,
+                            read_list: str, line: int = 1) -> list[str]:
+    """A timer-paced read train that NOTIFYs a linked instrument each period.
+
+    Digital line `line` is a trigger output pulsed by NOTIFY 1; timer 1 (started once by
+    NOTIFY 2) paces the loop. Each period: wait for the timer, NOTIFY 1 (the pulser's trigger),
+    hold for `read_delay`, step to `read_level`, measure once, back to `hold_level`. The output
+    holds `hold_level` from :INIT until the last read; then it goes off.
+    """
+    name = f'"{read_list}"'
+    peak = max(abs(read_level), abs(hold_level))
+    commands = [_setup(current_limit, nplc, autozero=False),
+                f":SOUR:VOLT:RANG:AUTO 0;:SOUR:VOLT:RANG {max(peak, 0.02):.6g}",
+                f":SOUR:CONF:LIST:CRE {name}",
+                f":SOUR:VOLT {read_level:.9g};:SOUR:CONF:LIST:STOR {name};"
+                f":SOUR:VOLT {hold_level:.9g};:SOUR:CONF:LIST:STOR {name}",
+                f":DIG:LINE{line}:MODE TRIG, OUT;:TRIG:DIG{line}:OUTP:LOG POS;"
+                f":TRIG:DIG{line}:OUTP:STIM NOT1",
+                ";".join([":TRIG:TIM1:STAT OFF", ":TRIG:TIM1:CLE",
+                          f":TRIG:TIM1:DEL {period:.9g}", f":TRIG:TIM1:COUN {count}",
+                          ":TRIG:TIM1:STAR:STIM NOT2", ":TRIG:TIM1:STAR:GEN OFF",
+                          ":TRIG:TIM1:STAT ON"]),
+                ':TRIG:LOAD "Empty"']
+    blocks = [f"BUFF:CLE {{n}}, {BUFFER}",
+              f"CONF:REC {{n}}, {name}, 2",
+              "SOUR:STAT {n}, ON",
+              "NOT {n}, 2"]
+    loop = len(blocks) + 1
+    blocks += ["WAIT {n}, TIM1",
+               "NOT {n}, 1",
+               f"DEL:CONS {{n}}, {read_delay:.9g}",
+               f"CONF:REC {{n}}, {name}, 1",
+               f"MEAS {{n}}, {BUFFER}",
+               f"CONF:REC {{n}}, {name}, 2",
+               f"BRAN:COUN {{n}}, {count}, {loop}",
+               "SOUR:STAT {n}, OFF"]
+    commands.append(";".join(":TRIG:BLOC:" + b.format(n=n) for n, b in enumerate(blocks, 1)))
+    return commands
+
+
+def triggered_read_duration(count: int, period: float) -> float:
+    """Upper bound of the run: the timer's first event is one period after :INIT."""
+    return (count + 1) * period

@@ -337,6 +337,36 @@ class Keysight33500BChannel(Agilent33500Channel):
             self._confirm_complete()
         return False
 
+    # -- external trigger (a linked trigger master paces the pulses) -----------------------------
+    def check_external(self, train: PulseTrain, count: int, delay: float = 0.0) -> None:
+        """`arm_external`'s values against the generator's limits; nothing is sent."""
+        self.check_sequence(Sequence("TE", (train,)))
+        if len(set(train.amplitudes)) != 1:
+            raise LimitError(f"{self.name} externally triggered train", "different amplitudes",
+                             "identical pulses (one burst per trigger)")
+        strict_integer_range(f"{self.name} pulses per trigger")(train.points,
+                                                              (1, program.MAX_BURST))
+        strict_integer_range(f"{self.name} external trigger count")(count, (1, 1_000_000))
+        strict_range(f"{self.name} trigger delay", "s")(delay, (0.0, 1000.0))
+
+    def arm_external(self, train: PulseTrain, count: int, delay: float = 0.0) -> None:
+        """Arm `train` (identical pulses) as one burst per trigger on the rear Ext Trig input,
+        starting `delay` s after each trigger; the output goes on at the base level. One
+        transaction. The generator takes every trigger until disarmed (`count` is the number
+        the caller will send, checked only); `disarm_external()` or `safe_off()` ends it."""
+        self.check_external(train, count, delay)
+        load = self.load_setting()
+        inst = self.parent
+        with inst.lock:
+            inst.require_armed("externally triggered pulse train")
+            inst._bus_armed.discard(self.id)
+            self._configure(program.train_commands(self.id, train, load, train.points, (),
+                                                   source="EXT", delay=delay))
+
+    def disarm_external(self) -> None:
+        """Output off: later triggers play into an open output (one transaction)."""
+        self.parent.write(f":OUTP{self.id} OFF")
+
     def _wait(self, end: float, should_abort: AbortCheck | None) -> bool:
         """Clock waits of ≤ 50 ms until `end`, checking for an abort; True if aborted."""
         clock = self.parent.clock
@@ -423,6 +453,15 @@ class Keysight33500B(LabsynInstrument):
 
     def load_waveform(self, name: str, samples: np.ndarray, sample_rate: float) -> None:
         self.ch_1.load_waveform(name, samples, sample_rate)
+
+    def check_external(self, train: PulseTrain, count: int, delay: float = 0.0) -> None:
+        self.ch_1.check_external(train, count, delay)
+
+    def arm_external(self, train: PulseTrain, count: int, delay: float = 0.0) -> None:
+        self.ch_1.arm_external(train, count, delay)
+
+    def disarm_external(self) -> None:
+        self.ch_1.disarm_external()
 
     def trigger(self) -> None:
         """Software trigger (``*TRG``) of every channel armed on the bus."""

@@ -204,23 +204,26 @@ def pulse_commands(ch: int, width: float, period: float, edge: float = MIN_EDGE)
             f":SOUR{ch}:FUNC:PULS:TRAN:BOTH {edge:.9g}"]
 
 
-def burst_commands(ch: int, count: int, inverted: bool, park: tuple[int, ...] = ()
-                   ) -> list[str]:
-    """Polarity, a bus-triggered burst of `count` cycles, other bus-armed channels parked on the
-    external trigger (``*TRG`` would fire them too), then the output on: it idles at the base."""
+def burst_commands(ch: int, count: int, inverted: bool, park: tuple[int, ...] = (),
+                   source: str = "BUS", delay: float = 0.0) -> list[str]:
+    """Polarity, a burst of `count` cycles triggered from `source` (BUS, or EXT: the rear Ext
+    Trig input) after `delay`, other bus-armed channels parked on the external trigger
+    (``*TRG`` would fire them too), then the output on: it idles at the base."""
     return [f":OUTP{ch}:POL {'INV' if inverted else 'NORM'}", f":SOUR{ch}:BURS:MODE TRIG",
-            f":SOUR{ch}:BURS:NCYC {count:d}", f":TRIG{ch}:SOUR BUS", f":TRIG{ch}:DEL 0",
+            f":SOUR{ch}:BURS:NCYC {count:d}", f":TRIG{ch}:SOUR {source}",
+            f":TRIG{ch}:DEL {delay:.9g}" if delay else f":TRIG{ch}:DEL 0",
             f":SOUR{ch}:BURS:STAT ON", *(f":TRIG{other}:SOUR EXT" for other in park),
             f":OUTP{ch} ON"]
 
 
 def train_commands(ch: int, train: PulseTrain, load: float, count: int,
-                   park: tuple[int, ...]) -> list[str]:
+                   park: tuple[int, ...], source: str = "BUS", delay: float = 0.0) -> list[str]:
     """Identical pulses as a burst of `count`: output off, load, timing, levels, burst, on."""
     high, low, inverted = pulse_levels(train)
     return [f":OUTP{ch} OFF", f":OUTP{ch}:LOAD {load_text(load)}",
             *pulse_commands(ch, train.width, train.period),
-            *level_commands(ch, high, low, load), *burst_commands(ch, count, inverted, park)]
+            *level_commands(ch, high, low, load),
+            *burst_commands(ch, count, inverted, park, source, delay)]
 
 
 def check_waveform(name: str, samples: np.ndarray, sample_rate: float, max_sample_rate: float

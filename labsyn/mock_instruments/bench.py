@@ -9,6 +9,16 @@
 
 `single_smu_bench` builds exactly that two-terminal arrangement in one call.
 
+Trigger links (``bench.link(smu_address, "DIG1", pg_address, "EXT")``) model the BNC/DB-9 cables
+between instruments: a simulated instrument calls ``bench.emit_trigger(self, "DIG1", t)`` at the
+bench time its line pulses, and every linked target gets ``target.external_trigger(line, t +
+delay)``. Causality: a trigger at a time the timeline has not reached yet is delivered when the
+timeline integrates through it (a timeline event), so the target acts on it with the state it
+has *then*; a trigger at or before the timeline's present time is delivered at once. A target
+acts on a trigger only if it was armed (configured to take it) at or before the trigger time and
+is not busy with an earlier one; otherwise it ignores it, as real hardware does, and counts it
+as missed. `trigger_log` records every delivery: (time, source, line, target, line, taken).
+
 Every command advances the clock by its modelled duration (transport latency plus bytes at the
 bus rate, plus what the instrument models); in *instant* mode waits jump, in *paced* and *real*
 mode they take (scaled) wall time.
@@ -19,6 +29,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from pyvisa import rname
@@ -61,6 +72,27 @@ class SimInstrument(Protocol):
     def output_state(self) -> dict[str, Any]: ...
 
 
+class TriggerTarget(Protocol):
+    """What a linked instrument needs to take external triggers."""
+
+    name: str
+
+    def external_trigger(self, line: str, t: float) -> bool:
+        """A trigger on input `line` at bench time `t`; True if acted on, False if missed."""
+        ...
+
+
+@dataclass(frozen=True)
+class TriggerLink:
+    """A cable from `source`'s output line to `target`'s input line, `delay` s long."""
+
+    source: Any
+    source_line: str
+    target: Any
+    target_line: str
+    delay: float = 0.0
+
+
 def bench_for_library(path: str) -> Bench:
     """The bench a `LabsynVisaLibrary` path names."""
     try:
@@ -88,6 +120,9 @@ class Bench:
         self.lock = threading.RLock()
         self.name = f"labsyn-bench-{next(_NUMBERS)}"
         self._library: Any = None
+        self.links: list[TriggerLink] = []
+        self.trigger_log: list[tuple[float, str, str, str, str, bool]] = []
+        self._trigger_channels: dict[int, SourceChannel] = {}
         _BENCHES[self.name] = self
 
     # -- building -------------------------------------------------------------------------------
@@ -123,6 +158,61 @@ class Bench:
         dut.terminals[terminal] = target
         if target is not GROUND:
             target.wired = (dut, terminal)
+
+    def instrument_at(self, address: str) -> Any:
+        canonical = str(rname.parse_resource_name(address))
+        try:
+            return self.instruments[canonical]
+        except KeyError:
+            raise ValueError(f"no instrument at {canonical} on this bench (instruments at "
+                             f"{', '.join(self.instruments) or 'none'})") from None
+
+    def link(self, source_address: str, source_line: str, target_address: str,
+             target_line: str, delay_s: float = 0.0) -> TriggerLink:
+        """A trigger cable from an output line to an input line (a fixed `delay_s`, ≥ 0)."""
+        if delay_s < 0:
+            raise ValueError(f"trigger cable delay {delay_s!r} must be >= 0 s")
+        source, target = self.instrument_at(source_address), self.instrument_at(target_address)
+        if not callable(getattr(target, "external_trigger", None)):
+            raise ValueError(f"{target.name} at {target_address} takes no external trigger")
+        link = TriggerLink(source, source_line.upper(), target, target_line.upper(), delay_s)
+        self.links.append(link)
+        return link
+
+    def emit_trigger(self, instrument: Any, line: str, t: float) -> None:
+        """`instrument`'s output `line` pulses at bench time `t`: every linked target gets it
+        (see the module docstring for the causality rule)."""
+        line = line.upper()
+        with self.lock:
+            for link in self.links:
+                if link.source is not instrument or link.source_line != line:
+                    continue
+                at = t + link.delay
+                if at > self.timeline.time:
+                    self.timeline.measure_at(at, self._trigger_channel(instrument),
+                                             lambda _m, k=link, when=at: self._deliver(k, when))
+                else:
+                    self._deliver(link, at)
+
+    def cancel_triggers(self, instrument: Any, after: float) -> None:
+        """Triggers `instrument` emitted for times after `after` never happen (it aborted)."""
+        with self.lock:
+            self.timeline.cancel_events(self._trigger_channel(instrument), after)
+
+    def pending_triggers(self, instrument: Any) -> int:
+        return self.timeline.pending_events(self._trigger_channel(instrument))
+
+    def _trigger_channel(self, instrument: Any) -> SourceChannel:
+        """An unwired channel that keys `instrument`'s pending triggers on the timeline."""
+        key = id(instrument)
+        if key not in self._trigger_channels:
+            self._trigger_channels[key] = SourceChannel(f"{instrument.name} trigger out")
+        return self._trigger_channels[key]
+
+    def _deliver(self, link: TriggerLink, t: float) -> None:
+        taken = bool(link.target.external_trigger(link.target_line, t))
+        self.trigger_log.append((t, link.source.name, link.source_line, link.target.name,
+                                 link.target_line, taken))
 
     def visa_library(self) -> Any:
         """The pyvisa library object: ``pyvisa.ResourceManager(bench.visa_library())``."""

@@ -5,6 +5,10 @@ and raises the trip flag; source and sense ranges with the coupled 105 mA-above-
 output and its off-state; ``:MEAS?``/``:READ?``; linear and list sweeps (≤ 100 list values per
 command, 2500 in all, ``failAbort``); configuration lists, timers and the block trigger model for
 pulse trains; reading buffers with ``:TRAC:ACT?`` and ``:TRAC:DATA?`` (ASCII or ``#0`` binary).
+Digital I/O lines 1-6 as trigger outputs (``:DIG:LINE<n>:MODE TRIG, OUT`` and
+``:TRIG:DIG<n>:OUTP:STIM NOT<k>``): every NOTIFY k block the planner runs emits a trigger on line
+DIG<n> at its planned time through the bench's trigger links (an abort cancels those not yet
+reached). Logic and pulse width are stored only; the trigger is emitted at the block's time.
 Timing: each measurement takes NPLC / line frequency (twice with autozero) plus an overhead.
 """
 
@@ -33,6 +37,8 @@ CURRENT_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 MAX_VOLTAGE, MAX_CURRENT = 210.0, 1.05
 HIGH_VOLTAGE, HIGH_VOLTAGE_MAX_CURRENT = 21.0, 0.105
 MEASURE_OVERHEAD_S = 250e-6
+DIGITAL_LINES = range(1, 7)
+TRIGGER_OUTPUTS = tuple(f"DIG{n}" for n in DIGITAL_LINES)
 OVERFLOW = 9.9e37
 
 
@@ -91,6 +97,10 @@ class SimKeithley2450(ScpiInstrument):
         self.tripped = False
         self.plan: Plan | None = None
         self.buffers.reset()
+        self.digital_mode = {n: ("DIG", "IN") for n in DIGITAL_LINES}
+        self.digital_stimulus = {n: "NONE" for n in DIGITAL_LINES}
+        self.digital_logic = {n: "NEG" for n in DIGITAL_LINES}
+        self.digital_pulse_width = {n: 10e-6 for n in DIGITAL_LINES}
 
     def reset(self) -> None:
         self.abort()
@@ -174,6 +184,19 @@ class SimKeithley2450(ScpiInstrument):
                                                                             p.abort_on_limit))
         self.plan = plan
         self.tripped = False
+        self._emit_notifies(plan)
+
+    def _emit_notifies(self, plan: Plan) -> None:
+        """Each NOTIFY a digital trigger output listens to pulses that line at its time."""
+        assert self.bench is not None
+        lines = {n: self.digital_stimulus[n] for n in DIGITAL_LINES
+                 if self.digital_mode[n] == ("TRIG", "OUT") and self.digital_stimulus[n] != "NONE"}
+        if not lines:
+            return
+        for t, event in plan.notifies:
+            for n, stimulus in lines.items():
+                if stimulus == f"NOT{event}":
+                    self.bench.emit_trigger(self, f"DIG{n}", t)
 
     def abort(self, at: float | None = None) -> None:
         """Stop the trigger model; the source holds what it was doing at that instant."""
@@ -184,6 +207,7 @@ class SimKeithley2450(ScpiInstrument):
             self.bench.sync()
         self.channel.cancel_after(t)
         self.bench.timeline.cancel_events(self.channel, t)
+        self.bench.cancel_triggers(self, t)
         state = self.channel.hold
         self.plan.end = min(self.plan.end, t)
         self.plan.final_output = state.on

@@ -159,6 +159,7 @@ def register_commands(inst: SimKeithley2450, tree: CommandTree) -> None:
     _register_timers(inst, tree)
     _register_config_lists(inst, tree)
     _register_trace(inst, tree)
+    _register_digital(inst, tree)
 
     tree.add(":FORMat[:DATA]", setter=lambda c: setattr(inst, "data_format", c.choice(
         0, {"ASCii": "ASC", "REAL": "REAL", "SREal": "SREAL"})), query=lambda c: inst.data_format)
@@ -588,3 +589,42 @@ def _register_trace(inst: SimKeithley2450, tree: CommandTree) -> None:
     tree.add(":TRACe:POINts", setter=points, query=lambda c: str(buffer(c).capacity))
     tree.add(":TRACe:DATA", query=data)
     tree.add(":TRACe:DELete", setter=lambda c: inst.buffers.delete(c.string(0)))
+
+
+def _register_digital(inst: SimKeithley2450, tree: CommandTree) -> None:
+    """Digital I/O lines as trigger outputs: ``:DIG:LINE<n>:MODE TRIG, OUT`` and
+    ``:TRIG:DIG<n>:OUTP:STIM NOT<k>`` (plus LOGic and PULSewidth, stored only)."""
+    from .keithley_2450 import DIGITAL_LINES
+
+    def line(c: Call) -> int:
+        number = c.suffixes[0]
+        if number not in DIGITAL_LINES:
+            raise ScpiError(-114, f"digital line {number} does not exist (1-6)")
+        return number
+
+    def set_mode(c: Call) -> None:
+        c.require(2, 2)
+        kind = c.choice(0, {"DIGital": "DIG", "TRIGger": "TRIG", "SYNChronous": "SYNC"})
+        direction = c.choice(1, {"IN": "IN", "OUT": "OUT", "OPENdrain": "OPEN",
+                                 "MASTer": "MAST", "ACCeptor": "ACC"})
+        inst.digital_mode[line(c)] = (kind, direction)
+
+    def set_stimulus(c: Call) -> None:
+        c.require(1, 1)
+        word = c.params[0].strip().upper().replace("NOTIFY", "NOT")
+        if word != "NONE" and not (word.startswith("NOT") and word[3:].isdigit()
+                                   and 1 <= int(word[3:]) <= 8):
+            raise ScpiError(-224, f"{c.header}: {c.params[0]!r}; the simulator takes NONE or "
+                            "NOT1-NOT8")
+        inst.digital_stimulus[line(c)] = word
+
+    tree.add(":DIGital:LINE#:MODE", setter=set_mode,
+             query=lambda c: ",".join(inst.digital_mode[line(c)]))
+    tree.add(":TRIGger:DIGital#:OUTPut:STIMulus", setter=set_stimulus,
+             query=lambda c: inst.digital_stimulus[line(c)])
+    tree.add(":TRIGger:DIGital#:OUTPut:LOGic", setter=lambda c: inst.digital_logic.__setitem__(
+        line(c), c.choice(0, {"POSitive": "POS", "NEGative": "NEG"})),
+        query=lambda c: inst.digital_logic[line(c)])
+    tree.add(":TRIGger:DIGital#:OUTPut:PULSewidth", setter=lambda c: inst.digital_pulse_width
+             .__setitem__(line(c), c.number(0, 1e-6, 1e5)),
+             query=lambda c: _e(inst.digital_pulse_width[line(c)]))

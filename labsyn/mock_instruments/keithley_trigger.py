@@ -82,6 +82,7 @@ class Plan:
     pieces: list[Piece] = field(default_factory=list)
     measures: list[PlannedMeasure] = field(default_factory=list)
     clears: list[tuple[float, str]] = field(default_factory=list)
+    notifies: list[tuple[float, int]] = field(default_factory=list)  # (time, NOTIFY event n)
     final_settings: SourceSettings = field(default_factory=SourceSettings)
     final_output: bool = False
     waits_forever: bool = False
@@ -176,6 +177,7 @@ class Planner:
         if not plan.waits_forever and t > piece_start:
             plan.pieces.append(Piece(piece_start, t, state))
         plan.end = math.inf if plan.waits_forever else t
+        plan.notifies = notified
         plan.final_settings = settings
         plan.final_output = output
         return plan

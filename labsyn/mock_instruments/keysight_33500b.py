@@ -8,7 +8,17 @@ at the sample rate), DC, polarity, triggered bursts on the bus (``*TRG``, ``TRIG
 immediate trigger, continuous output, ``ABOR``. Between triggers a
 burst idles at its base: the pulse's low level (high level when inverted) or an arb's first
 sample. An output that is off is open (the DUT floats). Other functions (sine, square, …) hold
-their offset on the bench. The external trigger never fires (no trigger cable on the bench).
+their offset on the bench.
+
+External trigger (rear Ext Trig input, line "EXT", shared by both channels): a bench trigger
+link delivers ``external_trigger("EXT", t)``; every output in triggered burst mode with
+``TRIG<n>:SOUR EXT`` starts one burst (``BURS:NCYC`` cycles) at t + ``TRIG<n>:DEL``. Causal
+rule: an output takes the trigger only if it was armed (its burst/trigger settings last changed)
+at or before t and no burst of it is still running at t; otherwise the trigger is ignored and
+counted in `missed_triggers` (`taken_triggers` counts the others). A trigger for a time the
+bench has already integrated past is missed too (the DUT's past cannot be rewritten; triggers
+from a trigger-model plan arrive as timeline events, on time). The input's latency and
+slope are not modelled (the edge is taken at the linked line's trigger time).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ MIN_OPEN_CIRCUIT_PP = 2e-3  # V: 1 mVpp into 50 Ω, 2 mVpp into high-Z
 MIN_WIDTH, MIN_GAP, MIN_PERIOD = 16e-9, 16e-9, 33e-9
 MIN_EDGE, MAX_EDGE, EDGE_FRACTION = 8.4e-9, 1e-6, 0.625
 DAC_FULL_SCALE = 32_767
+TRIGGER_INPUTS = ("EXT",)
 CHUNK_PIECES = 64  # pieces put on the bench at a time (the timeline looks pieces up in order)
 
 
@@ -83,6 +94,7 @@ class Output:
     arb_filter: str = "NORM"
     arb_advance: str = "SRAT"
     burst_end: float | None = None  # end of a running triggered burst
+    armed_at: float = math.inf  # when it last became ready for an external trigger
     generation: int = 0  # bumped whenever what the output plays changes
 
     @property
@@ -165,6 +177,8 @@ class SimKeysight33500B(ScpiInstrument):
         self.trigger_out = False
         self.trigger_out_slope = "POS"
         self.trigger_out_source = "CH1"
+        self.missed_triggers = 0
+        self.taken_triggers = 0
         super().__init__(name)
 
     def build(self, tree: CommandTree) -> None:
@@ -214,6 +228,8 @@ class SimKeysight33500B(ScpiInstrument):
         self.bench.sync()
         output.generation += 1
         now, source = self.now, output.source
+        external = output.burst and output.burst_mode == "TRIG" and output.trigger_source == "EXT"
+        output.armed_at = now if external else math.inf
         self.bench.timeline.cancel_events(source, now)
         if not output.on:
             source.set(output.off(), now)
@@ -236,7 +252,8 @@ class SimKeysight33500B(ScpiInstrument):
         self._stream(output, now + output.trigger_delay, burst_and_gap, unit, None, idle)
 
     def _stream(self, output: Output, start: float, unit: Callable[[float], list[Piece]],
-                duration: float, count: int | None, after: DriveState) -> None:
+                duration: float, count: int | None, after: DriveState,
+                at: float | None = None) -> None:
         """`count` units (None: no end) from `start`, put on the bench a chunk at a time: the
         next chunk is scheduled by a timeline event when the last one ends."""
         assert self.bench is not None
@@ -258,7 +275,7 @@ class SimKeysight33500B(ScpiInstrument):
 
                 timeline.measure_at(end, source, next_chunk)
 
-        schedule(start, count, self.now)
+        schedule(start, count, self.now if at is None else at)
 
     def trigger(self, now: float) -> None:
         """``*TRG`` / GPIB GET: every output armed on the bus trigger starts its burst."""
@@ -286,6 +303,39 @@ class SimKeysight33500B(ScpiInstrument):
             output.generation += 1
             self._stream(output, start, lambda t: output.pieces(t, 1)[0], shape[1],
                          output.cycles, output.drive(output.idle_level()))
+
+    def external_trigger(self, line: str, t: float) -> bool:
+        """A trigger on the rear Ext Trig input at bench time `t` (from a bench trigger link,
+        delivered while the timeline integrates through `t`): every armed output starts a burst
+        at t + its trigger delay. True if any output took it."""
+        if line.upper() not in TRIGGER_INPUTS:
+            self.missed_triggers += 1
+            return False
+        armed = [o for o in self.outputs.values()
+                 if o.burst and o.burst_mode == "TRIG" and o.trigger_source == "EXT"]
+        integrated = self.bench.timeline.time if self.bench is not None else -math.inf
+        taken = [o for o in armed if o.armed_at <= t and t >= integrated
+                 and (o.burst_end is None or o.burst_end <= t)]
+        for output in taken:
+            self._fire_at(output, t)
+        if taken:
+            self.taken_triggers += 1
+        else:
+            self.missed_triggers += 1
+        return bool(taken)
+
+    def _fire_at(self, output: Output, t: float) -> None:
+        """One burst of `output` at trigger time `t` (the timeline stands at `t`: no sync)."""
+        start = t + output.trigger_delay
+        shape = output.cycle()
+        if shape is None:
+            output.burst_end = start + output.cycles / output.frequency
+            return
+        output.burst_end = start + output.cycles * shape[1]
+        if output.on:
+            output.generation += 1
+            self._stream(output, start, lambda s: output.pieces(s, 1)[0], shape[1],
+                         output.cycles, output.drive(output.idle_level()), at=t)
 
     def abort(self) -> None:
         """``ABOR``: running bursts stop; outputs that are on rest at their idle level."""

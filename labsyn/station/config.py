@@ -77,6 +77,38 @@ class TerminalWire(_Strict):
                              "transistor that limits the current (1T1R)")
 
 
+class TriggerLinkConfig(_Strict):
+    """A trigger cable: ``{from: smu.DIG1, to: pg.EXT}`` (instrument.line, both declared)."""
+
+    source: str = Field(alias="from", description="instrument.output_line, e.g. smu.DIG1")
+    target: str = Field(alias="to", description="instrument.input_line, e.g. pg.EXT")
+    delay_s: float = Field(0.0, ge=0, le=1e-3, description="cable delay, s")
+
+    @field_validator("source", "target")
+    @classmethod
+    def _instrument_dot_line(cls, value: str) -> str:
+        instrument, dot, line = value.partition(".")
+        if not dot or not instrument or not line or "." in line:
+            raise ValueError(f"{value!r} is not instrument.line (e.g. smu.DIG1, pg.EXT)")
+        return f"{instrument}.{line.upper()}"
+
+    @property
+    def source_instrument(self) -> str:
+        return self.source.partition(".")[0]
+
+    @property
+    def source_line(self) -> str:
+        return self.source.partition(".")[2]
+
+    @property
+    def target_instrument(self) -> str:
+        return self.target.partition(".")[0]
+
+    @property
+    def target_line(self) -> str:
+        return self.target.partition(".")[2]
+
+
 class Limits(_Strict):
     max_voltage: dict[str, Annotated[float, Field(gt=0, le=250)]] = Field(
         default_factory=dict, description="max |V| per DUT terminal, V")
@@ -114,6 +146,8 @@ class StationConfig(_Strict):
     terminals: dict[str, TerminalWire | Literal["ground"]]
     limits: Limits = Field(default_factory=Limits)
     sim: SimConfig = Field(default_factory=SimConfig)
+    triggers: list[TriggerLinkConfig] = Field(default_factory=list, description="trigger "
+                                              "cables between instruments")
 
     @field_validator("terminals")
     @classmethod
@@ -145,6 +179,8 @@ class StationConfig(_Strict):
                 if isinstance(w, TerminalWire)]
         if len(used) != len(set(used)):
             raise ValueError("two terminals are wired to the same instrument channel")
+        for index, link in enumerate(self.triggers):
+            _check_trigger_link(index, link, self.instruments)
         return self
 
 
@@ -163,6 +199,26 @@ def _check_pulse_wiring(terminal: str, wire: TerminalWire, driver: str) -> None:
         raise ValueError(f"terminals.{terminal}: pulse generator {wire.instrument!r} has no "
                          "current limit; declare the series_resistance (Ω) it writes through, "
                          "or transistor: true")
+
+
+def _check_trigger_link(index: int, link: TriggerLinkConfig,
+                        instruments: dict[str, InstrumentConfig]) -> None:
+    """Both ends name a station instrument and a trigger line its driver declares."""
+    for key, instrument, line, direction in (
+            ("from", link.source_instrument, link.source_line, "outputs"),
+            ("to", link.target_instrument, link.target_line, "inputs")):
+        if instrument not in instruments:
+            raise ValueError(f"triggers.{index}.{key}: instrument {instrument!r} is not one of "
+                             f"the instruments: {', '.join(instruments)}")
+        driver = instruments[instrument].driver
+        lines = getattr(DRIVERS[driver], f"trigger_{direction}")
+        if line not in lines:
+            raise ValueError(f"triggers.{index}.{key}: {instrument!r} ({driver}) has no trigger "
+                             f"{direction[:-1]} line {line!r}; its trigger {direction}: "
+                             f"{', '.join(lines) or 'none'}")
+    if link.source_instrument == link.target_instrument:
+        raise ValueError(f"triggers.{index}: {link.source} to {link.target} links an "
+                         "instrument to itself")
 
 
 def load_station_config(path: str | Path) -> StationConfig:

@@ -13,6 +13,8 @@ class DriverEntry:
     simulator: str
     pyvisa_sim_file: str
     kind: str
+    trigger_outputs: tuple[str, ...] = ()  # lines a station's `triggers:` may start from
+    trigger_inputs: tuple[str, ...] = ()  # lines a station's `triggers:` may end at
 
     def driver_class(self) -> Any:
         return _load(self.driver)
@@ -30,7 +32,8 @@ DRIVERS: dict[str, DriverEntry] = {
     "keithley_2450": DriverEntry(
         "labsyn.drivers.keithley_2450:Keithley2450",
         "labsyn.mock_instruments.keithley_2450:SimKeithley2450",
-        "keithley_2450.yaml", "SourceMeter"),
+        "keithley_2450.yaml", "SourceMeter",
+        trigger_outputs=("DIG1", "DIG2", "DIG3", "DIG4", "DIG5", "DIG6")),
     "keithley_2400": DriverEntry(
         "labsyn.drivers.keithley_2400:Keithley2400",
         "labsyn.mock_instruments.keithley_2400:SimKeithley2400",
@@ -50,7 +53,7 @@ DRIVERS: dict[str, DriverEntry] = {
     "keysight_33500b": DriverEntry(
         "labsyn.drivers.keysight_33500b:Keysight33500B",
         "labsyn.mock_instruments.keysight_33500b:SimKeysight33500B",
-        "keysight_33500b.yaml", "PulseGenerator"),
+        "keysight_33500b.yaml", "PulseGenerator", trigger_inputs=("EXT",)),
     "keithley_2600": DriverEntry(
         "labsyn.drivers.keithley_2600:Keithley2600",
         "labsyn.mock_instruments.keithley_2600:SimKeithley2600",

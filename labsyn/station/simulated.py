@@ -44,4 +44,8 @@ def build_bench(config: StationConfig) -> Any:
                        else outputs[wire.channel])
         else:
             bench.wire(dut, terminal, "ground")
+    for link in config.triggers:
+        bench.link(config.instruments[link.source_instrument].address, link.source_line,
+                   config.instruments[link.target_instrument].address, link.target_line,
+                   link.delay_s)
     return bench

@@ -149,6 +149,17 @@ class Station:
                              f"≤ {limit:g} A (limits.max_current_limit): a larger "
                              "series_resistance or a transistor")
 
+    def trigger_link(self, from_instrument: str, to_instrument: str) -> Any:
+        """The declared trigger cable from one instrument to another (a `TriggerLinkConfig`:
+        `source_line`, `target_line`, `delay_s`); `ConfigError` if the station has none."""
+        for link in self.config.triggers:
+            if (link.source_instrument, link.target_instrument) == (from_instrument,
+                                                                    to_instrument):
+                return link
+        declared = ", ".join(f"{k.source} -> {k.target}" for k in self.config.triggers)
+        raise ConfigError(f"{self.source}: no trigger link from {from_instrument!r} to "
+                          f"{to_instrument!r} (triggers: {declared or 'none declared'})")
+
     def check_current_limit(self, amps: float) -> None:
         limit = self.config.limits.max_current_limit
         if not 0 < amps <= limit:
@@ -172,7 +183,8 @@ class Station:
                 "instruments": instruments,
                 "terminals": {t: (w if isinstance(w, str) else w.model_dump())
                               for t, w in self.config.terminals.items()},
-                "limits": self.config.limits.model_dump()}
+                "limits": self.config.limits.model_dump(),
+                "triggers": [link.model_dump(by_alias=True) for link in self.config.triggers]}
 
     @property
     def dry_run(self) -> bool:
