@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymeasure.instruments import Instrument, SCPIMixin
@@ -146,7 +146,18 @@ class LabsynInstrument(SCPIMixin, Instrument):
         except (VisaIOError, OSError) as exc:
             raise self._translate("device clear", exc) from exc
 
-    # -- the safe-state latch -------------------------------------------------------------------
+    # -- the safe state -------------------------------------------------------------------------
+    def safe_steps(self, steps: Iterable[Callable[[], object]]) -> list[Exception]:
+        """What every safe_off() does: a device clear before taking the lock (a worker may hold
+        it in a read that never ends), then each of `steps` under the lock, every one tried
+        whatever the ones before raised. Returns what they raised, in order; the caller raises
+        the first once it has tidied up."""
+        problems: list[Exception] = []
+        try_each((lambda: self.clear_interface(locked=False),), problems)
+        with self.lock:
+            try_each(steps, problems)
+        return problems
+
     def rearm(self) -> None:
         """Allow outputs again after safe_off() (the engine does this at the start of a run)."""
         self.safed.clear()
@@ -178,6 +189,16 @@ class LabsynInstrument(SCPIMixin, Instrument):
         found = self.errors()
         if found:
             raise InstrumentReportedError(self.name, command or self._last_command, found)
+
+
+def try_each(steps: Iterable[Callable[[], object]], problems: list[Exception]) -> None:
+    """Run every step whatever the ones before raised (a safe state must try them all), adding
+    what each raises to `problems`."""
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:
+            problems.append(exc)
 
 
 def on_off(command: str, doc: str, quantity: str) -> property:

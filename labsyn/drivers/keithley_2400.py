@@ -36,7 +36,7 @@ from .keithley_2400_program import (
     train_program,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import Validator, strict_choice, strict_integer_range, strict_range
+from .validators import Validator, limited, strict_choice, strict_integer_range, strict_range
 
 MODEL = "MODEL 2400"
 IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,1248014,C30   Mar 17 2006 09:29:29/A02  /K/J"
@@ -111,8 +111,7 @@ def coupled(key: str, doc: str) -> property:
         self.write(set_command % value)
         self._known[key] = value
 
-    fset.limits = (low, high)  # type: ignore[attr-defined]
-    return property(fget, fset, doc=doc)
+    return limited(fget, fset, low, high, doc)
 
 
 class Keithley2400(LabsynInstrument):
@@ -370,27 +369,20 @@ class Keithley2400(LabsynInstrument):
     def safe_off(self) -> None:
         """From any state: stop the sweep, source to 0, output off, verified by a query."""
         self.safed.set()
-        problems: list[Exception] = []
-        try:  # before the lock: a worker may hold it in a read that never ends
-            self.clear_interface(locked=False)
-        except Exception as exc:
-            problems.append(exc)
-        with self.lock:
-            for step in (lambda: self.write(":ABOR"), self._ramp_down,
-                         lambda: self.write(":OUTP OFF")):
-                try:
-                    step()
-                except Exception as exc:
-                    problems.append(exc)
-            try:
-                if self.output_enabled:
-                    problems.append(InstrumentError(self.name, "OUTPUT?", "output still on"))
-            except Exception as exc:
-                problems.append(exc)
-            self._output_on, self._spot_ready = False, False
+        problems = self.safe_steps((lambda: self.write(":ABOR"), self._ramp_down,
+                                    lambda: self.write(":OUTP OFF"), self._check_output_off,
+                                    self._forget_output))
         self._known.pop("voltage", None)
         if problems:
             raise problems[0]
+
+    def _check_output_off(self) -> None:
+        if self.output_enabled:
+            raise InstrumentError(self.name, "OUTPUT?", "output still on")
+
+    def _forget_output(self) -> None:
+        """Off as far as the driver knows: the next spot reading sets up afresh."""
+        self._output_on, self._spot_ready = False, False
 
     def _ramp_down(self) -> None:
         level = self._known.get("voltage", 0.0)

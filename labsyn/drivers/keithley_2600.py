@@ -38,7 +38,7 @@ from .keithley_2600_script import (
     staircase_script,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import strict_choice, strict_integer_range, strict_range
+from .validators import limited, strict_choice, strict_integer_range, strict_range
 
 MAX_VOLTAGE, MAX_CURRENT = 200.0, 1.5
 MIN_CURRENT_LIMIT, MIN_VOLTAGE_LIMIT = 100e-12, 20e-3
@@ -68,13 +68,6 @@ def tsp_on_off(attribute: str, doc: str, quantity: str) -> property:
     return Channel.control(f"print({attribute})", f"{attribute} = %d", doc,
                            validator=strict_choice(quantity), values={True: 1, False: 0},
                            map_values=True)
-
-
-def limited(getter: Any, setter: Any, low: float, high: float, doc: str) -> property:
-    """A property whose setter is range-checked by code (for the meta-test: `.limits`)."""
-    prop = property(getter, setter, doc=doc)
-    setter.limits = (low, high)
-    return prop
 
 
 class Keithley2600Channel(Channel):
@@ -419,38 +412,30 @@ class Keithley2600(LabsynInstrument):
         self.safed.set()
         chosen = channels or tuple(self.channels_by_number.values())
         names = [c.smu for c in chosen]
-        problems: list[Exception] = []
-        try:  # before the lock: a worker may hold it in a read that waits on the script
-            self.clear_interface(locked=False)
-        except Exception as exc:
-            problems.append(exc)
-        with self.lock:
-            steps = [lambda: self.write("\n".join(f"{x}.abort()" for x in names))]
-            steps += [lambda c=c: self._ramp_down(c) for c in chosen]
-            steps.append(lambda: self.write("\n".join(
-                line for x in names for line in (f"{x}.source.levelv = 0",
-                                                 f"{x}.source.leveli = 0",
-                                                 f"{x}.source.output = 0"))))
-            for step in steps:
-                try:
-                    step()
-                except Exception as exc:
-                    problems.append(exc)
-            query = f"print({', '.join(f'{x}.source.output' for x in names)})"
-            try:
-                states = self.ask(query).strip().split("\t")
-                if len(states) != len(names) or any(float(s) != 0 for s in states):
-                    problems.append(InstrumentError(self.name, query, "output still on: "
-                                                    f"{' '.join(states)}"))
-            except ValueError:
-                problems.append(InstrumentReplyError(self.name, query, "output states are "
-                                                     "not numbers"))
-            except Exception as exc:
-                problems.append(exc)
+        steps = [lambda: self.write("\n".join(f"{x}.abort()" for x in names))]
+        steps += [lambda c=c: self._ramp_down(c) for c in chosen]
+        steps.append(lambda: self.write("\n".join(
+            line for x in names for line in (f"{x}.source.levelv = 0",
+                                             f"{x}.source.leveli = 0",
+                                             f"{x}.source.output = 0"))))
+        steps.append(lambda: self._check_outputs_off(names))
+        # the device clear before the lock also ends a script a worker's read waits on
+        problems = self.safe_steps(steps)
         for channel in chosen:
             channel._known.pop("levelv", None)
         if problems:
             raise problems[0]
+
+    def _check_outputs_off(self, names: list[str]) -> None:
+        query = f"print({', '.join(f'{x}.source.output' for x in names)})"
+        try:
+            states = self.ask(query).strip().split("\t")
+            still_on = len(states) != len(names) or any(float(s) != 0 for s in states)
+        except ValueError:
+            raise InstrumentReplyError(self.name, query, "output states are not numbers"
+                                       ) from None
+        if still_on:
+            raise InstrumentError(self.name, query, f"output still on: {' '.join(states)}")
 
     def _ramp_down(self, channel: Keithley2600Channel) -> None:
         level = channel._known.get("levelv", 0.0)

@@ -52,7 +52,7 @@ from .keysight_81160a_program import (
     plan_burst,
 )
 from .sequence import PulseTrain, Sequence, SequenceData
-from .validators import strict_choice, strict_integer_range, strict_range
+from .validators import checked, limited, strict_choice, strict_integer_range, strict_range
 
 ABORT_SLICE_S = 0.05
 HIGH_Z = 9.9e37  # what :OUTP:LOAD? reports for INF
@@ -170,9 +170,8 @@ class PulseChannel(Channel):
         self.write(f":OUTP{{ch}}:LOAD {'INF' if math.isinf(load) else '50'}")
         self._apply_load(float(load))
 
-    _set_load.limits = [50.0, math.inf]  # type: ignore[attr-defined]  # noqa: RUF012
-    load = property(_get_load, _set_load, doc="The output-load setting the levels refer to: "
-                    "50.0 Ω or math.inf (high-Z); read once, then remembered.")
+    load = checked(_get_load, _set_load, [50.0, math.inf], "The output-load setting the levels "
+                   "refer to: 50.0 Ω or math.inf (high-Z); read once, then remembered.")
 
     def _get_train_edge(self) -> float:
         return self._train_edge
@@ -181,9 +180,9 @@ class PulseChannel(Channel):
         low = getattr(self, "model", WIDEST).min_edge
         self._train_edge = strict_range("train edge time", "s")(seconds, (low, MAX_EDGE))
 
-    _set_train_edge.limits = (WIDEST.min_edge, MAX_EDGE)  # type: ignore[attr-defined]
-    train_edge = property(_get_train_edge, _set_train_edge, doc="The edge time run() programs "
-                          "(s); the model's fastest by default. Nothing is sent when set.")
+    train_edge = limited(_get_train_edge, _set_train_edge, WIDEST.min_edge, MAX_EDGE,
+                         "The edge time run() programs (s); the model's fastest by default. "
+                         "Nothing is sent when set.")
 
     # -- PulseGenerator capability --------------------------------------------------------------
     @property
@@ -303,20 +302,13 @@ class Keysight81160A(LabsynInstrument):
         if channels is None:
             self.safed.set()  # every output held off until rearm()
         numbers = tuple(self.channels_by_number) if channels is None else channels
-        problems: list[Exception] = []
-        try:  # before the lock: a worker may hold it in a read that never ends
-            self.clear_interface(locked=False)
-        except Exception as exc:
-            problems.append(exc)
-        with self.lock:
-            for ch in numbers:
-                try:
-                    self.write(f":OUTP{ch} OFF;:ARM:SOUR{ch} MAN")
-                    self._armed.add(ch)
-                    if self.ask(f":OUTP{ch}?").strip() not in ("0", "OFF"):
-                        problems.append(InstrumentError(self.name, f":OUTP{ch}?",
-                                                        "output still on"))
-                except Exception as exc:
-                    problems.append(exc)
+        problems = self.safe_steps([lambda ch=ch: self._switch_off(ch) for ch in numbers])
         if problems:
             raise problems[0]
+
+    def _switch_off(self, ch: int) -> None:
+        """Output `ch` off and arm manual (no trigger starts it again), verified."""
+        self.write(f":OUTP{ch} OFF;:ARM:SOUR{ch} MAN")
+        self._armed.add(ch)
+        if self.ask(f":OUTP{ch}?").strip() not in ("0", "OFF"):
+            raise InstrumentError(self.name, f":OUTP{ch}?", "output still on")

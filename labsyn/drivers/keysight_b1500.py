@@ -32,7 +32,7 @@ from labsyn.errors import (
     LimitError,
 )
 
-from .base import LabsynInstrument
+from .base import LabsynInstrument, try_each
 from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keysight_b1500_program import (
     ANY_SMU,
@@ -60,17 +60,11 @@ from .keysight_b1500_program import (
     up_to_first_limited,
 )
 from .sequence import Sequence, SequenceData, Staircase
-from .validators import strict_choice, strict_integer_range, strict_range
+from .validators import checked, strict_choice, strict_integer_range, strict_range
 
 ABORT_SLICE_S = 0.05
 RAMP_ABOVE_V, RAMP_STEP_V = 20.0, 5.0
 ON_OFF = {True: 1, False: 0}
-
-
-def checked(getter: Any, setter: Any, limits: Any, doc: str) -> property:
-    """A property whose setter checks in code; `limits` tells the limit meta-test the range."""
-    setter.limits = limits
-    return property(getter, setter, doc=doc)
 
 
 class B1500SMU(Channel):
@@ -424,14 +418,10 @@ class KeysightB1500(LabsynInstrument):
         problems: list[Exception] = []
         with self.lock:
             self.clears += 1
-            for step in (self.clear_interface, lambda: self.write("AB"),
-                         lambda: self._ramp_down(targets),
-                         lambda: self.write(f"DZ{suffix};CL{suffix}"),
-                         lambda: self.write("BC")):
-                try:
-                    step()
-                except Exception as exc:
-                    problems.append(exc)
+            try_each((self.clear_interface, lambda: self.write("AB"),
+                      lambda: self._ramp_down(targets),
+                      lambda: self.write(f"DZ{suffix};CL{suffix}"),
+                      lambda: self.write("BC")), problems)
             self.buffer_dirty = False
             try:
                 still_on = set(enabled_channels(self.ask("*LRN? 0"))) & set(targets)

@@ -54,7 +54,7 @@ from .keysight_b2900_program import (
     up_to,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import strict_choice, strict_integer_range, strict_range
+from .validators import limited, strict_choice, strict_integer_range, strict_range
 
 MODELS = {"B2901A": 1, "B2902A": 2, "B2901B": 1, "B2902B": 2}
 # Below this current limit no setting of the other channel can break the shared-supply rule.
@@ -65,13 +65,6 @@ POLL_S = 0.01
 OVERRUN_S = 10.0
 STB_MAV = 16
 VALUES_PER_READING = len(ELEMENTS.split(","))
-
-
-def limited(getter: Any, setter: Any, low: float, high: float, doc: str) -> property:
-    """A property whose setter is range-checked by code (for the meta-test: `.limits`)."""
-    prop = property(getter, setter, doc=doc)
-    setter.limits = (low, high)
-    return prop
 
 
 def control(command: str, doc: str, quantity: str, values: Any, unit: str = "",
@@ -442,24 +435,14 @@ class KeysightB2900(LabsynInstrument):
     def switch_off(self, channels: list[B2900Channel]) -> None:
         """Latch the safe state, abort, zero and switch off `channels`, check each is off."""
         self.safed.set()
-        problems: list[Exception] = []
-        try:  # before the lock: a worker may hold it in a read that never ends
-            self.clear_interface(locked=False)
-        except Exception as exc:
-            problems.append(exc)
-        with self.lock:
-            for step in (lambda: self.write(f":ABOR {self.channel_list(channels)}"),
-                         *(channel.zero_and_off for channel in channels)):
-                try:
-                    step()
-                except Exception as exc:
-                    problems.append(exc)
-            for channel in channels:
-                command = f":OUTP{channel.number}?"
-                try:
-                    if self.ask(command).strip() not in ("0", "OFF"):
-                        problems.append(InstrumentError(self.name, command, "output still on"))
-                except Exception as exc:
-                    problems.append(exc)
+        problems = self.safe_steps((
+            lambda: self.write(f":ABOR {self.channel_list(channels)}"),
+            *(channel.zero_and_off for channel in channels),
+            *(lambda n=channel.number: self._check_output_off(n) for channel in channels)))
         if problems:
             raise problems[0]
+
+    def _check_output_off(self, number: int) -> None:
+        command = f":OUTP{number}?"
+        if self.ask(command).strip() not in ("0", "OFF"):
+            raise InstrumentError(self.name, command, "output still on")

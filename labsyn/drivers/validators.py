@@ -70,3 +70,20 @@ def strict_choice(quantity: str) -> Validator:
 def check_range(quantity: str, value: Any, low: float, high: float, unit: str = "") -> float:
     """Check one number outside a property (whole-configuration checks)."""
     return strict_range(quantity, unit)(value, (low, high))
+
+
+def checked(getter: Callable[[Any], Any], setter: Callable[[Any, Any], None], limits: Any,
+            doc: str) -> property:
+    """A property whose setter checks its value in code rather than by a pymeasure validator.
+
+    `limits`, a ``(low, high)`` range or a list of choices, is what the setter accepts on its own;
+    it is kept as ``setter.limits`` for the limit meta-test (tests/drivers/test_limits_meta.py).
+    """
+    setter.limits = limits  # type: ignore[attr-defined]
+    return property(getter, setter, doc=doc)
+
+
+def limited(getter: Callable[[Any], Any], setter: Callable[[Any, Any], None], low: float,
+            high: float, doc: str) -> property:
+    """A property whose setter is range-checked by code (for the meta-test: `.limits`)."""
+    return checked(getter, setter, (low, high), doc)

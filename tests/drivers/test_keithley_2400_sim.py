@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from labsyn.drivers.keithley_2400 import Keithley2400
-from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
+from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase
 from labsyn.errors import (
     InstrumentCommunicationError,
     InstrumentError,
@@ -19,13 +19,17 @@ from labsyn.errors import (
     InstrumentTimeout,
 )
 from labsyn.mock_instruments.bench import Bench, single_smu_bench
-from labsyn.mock_instruments.device_model import RRAMDevice
 from labsyn.mock_instruments.keithley_2400 import SimKeithley2400
-from labsyn.mock_instruments.presets import HFOX
 from labsyn.mock_instruments.resistor import Resistor
+from tests.conftest import (
+    COMPLIANCE,
+    assert_bipolar_loops_switch_at_the_device_thresholds,
+    assert_spot_compliance_reads_the_limit,
+    forming_ramp,
+    hfox_cell,
+)
 
 ADDRESS = "GPIB0::24::INSTR"
-COMPLIANCE = 1e-4
 
 
 @dataclass
@@ -53,7 +57,7 @@ def make_rig(device: Any, series_resistance: float = 0.0) -> Rig:
 
 @pytest.fixture
 def rram() -> Rig:
-    return make_rig(RRAMDevice.from_key(HFOX, 7, (0, 0), 3), series_resistance=100.0)
+    return make_rig(hfox_cell(), series_resistance=100.0)
 
 
 @pytest.fixture
@@ -65,8 +69,7 @@ def resistor() -> Iterator[Rig]:
 
 
 def form(rig: Rig) -> Any:
-    ramp = Staircase.ramp(0.0, 4.0, 0.02, 0.01, COMPLIANCE, label="forming", stop_on_limit=True)
-    return rig.smu.run(Sequence("TE", (ramp,), nplc=0.1))
+    return rig.smu.run(forming_ramp())
 
 
 def test_forming_ramp_stops_at_the_first_reading_in_compliance(rram: Rig) -> None:
@@ -84,17 +87,8 @@ def test_forming_ramp_stops_at_the_first_reading_in_compliance(rram: Rig) -> Non
 
 def test_bipolar_loops_switch_at_the_device_thresholds(rram: Rig) -> None:
     form(rram)
-    loop = bipolar_loop(1.5, 1.5, 0.02, 0.01, 5 * COMPLIANCE, 1e-2, nplc=0.1)
-    rram.smu.run(loop)
-    data = rram.smu.run(loop)
-    truth = rram.device.truth
-    assert truth.set_crossings and truth.reset_crossings
-    assert 0.6 <= truth.set_crossings[-1] <= 1.5
-    assert -1.5 <= truth.reset_crossings[-1] <= -0.6
-    set_part = data.segment == 0
-    assert data.limited[set_part].any()
-    assert np.all(data.current[set_part] <= 5 * COMPLIANCE * (1 + 1e-12))
-    assert np.unique(data.segment).tolist() == [0, 1] and len(data) == 302
+    data = assert_bipolar_loops_switch_at_the_device_thresholds(rram.smu.run, rram.device)
+    assert len(data) == 302
 
 
 def test_pulse_train_reads_after_every_pulse_and_potentiates(rram: Rig) -> None:
@@ -177,10 +171,7 @@ def test_staircases_longer_than_the_buffer_run_in_pieces(resistor: Rig) -> None:
 
 def test_spot_compliance_on_a_resistor_reads_the_limit_and_the_real_voltage(resistor: Rig
                                                                             ) -> None:
-    resistor.smu.apply_voltage(1.0, 1e-5)
-    reading = resistor.smu.measure()
-    assert reading.limited and reading.current == pytest.approx(1e-5, rel=1e-12)
-    assert reading.voltage == pytest.approx(0.1, rel=1e-6)
+    assert_spot_compliance_reads_the_limit(resistor.smu)
     resistor.smu.apply_voltage(0.5, 1e-3)
     assert resistor.smu.measure().current == pytest.approx(5e-5, rel=1e-3)
 

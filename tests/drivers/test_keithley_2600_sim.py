@@ -24,9 +24,14 @@ from labsyn.mock_instruments.device_model import RRAMDevice
 from labsyn.mock_instruments.keithley_2600 import SimKeithley2600
 from labsyn.mock_instruments.presets import HFOX
 from labsyn.mock_instruments.resistor import Resistor
+from tests.conftest import (
+    COMPLIANCE,
+    assert_bipolar_loops_switch_at_the_device_thresholds,
+    forming_ramp,
+    hfox_cell,
+)
 
 ADDRESS = "GPIB0::26::INSTR"
-COMPLIANCE = 1e-4
 
 
 @dataclass
@@ -62,7 +67,7 @@ def count_transactions(smu: Keithley2600) -> list[str]:
 
 @pytest.fixture
 def rram_rig() -> Rig:
-    return make_rig(RRAMDevice.from_key(HFOX, 7, (0, 0), 3), series_resistance=100.0)
+    return make_rig(hfox_cell(), series_resistance=100.0)
 
 
 @pytest.fixture
@@ -71,8 +76,7 @@ def resistor_rig() -> Rig:
 
 
 def form(rig: Rig) -> Any:
-    ramp = Staircase.ramp(0.0, 4.0, 0.02, 0.01, COMPLIANCE, label="forming", stop_on_limit=True)
-    return rig.smu.smua.run(Sequence("TE", (ramp,), nplc=0.1))
+    return rig.smu.smua.run(forming_ramp())
 
 
 def test_forming_ramp_stops_at_the_first_reading_in_compliance(rram_rig: Rig) -> None:
@@ -91,15 +95,9 @@ def test_forming_ramp_stops_at_the_first_reading_in_compliance(rram_rig: Rig) ->
 
 def test_bipolar_loops_switch_at_the_device_thresholds(rram_rig: Rig) -> None:
     form(rram_rig)
-    loop = bipolar_loop(1.5, 1.5, 0.02, 0.01, 5 * COMPLIANCE, 1e-2, nplc=0.1)
-    rram_rig.smu.smua.run(loop)
-    data = rram_rig.smu.smua.run(loop)
-    truth = rram_rig.device.truth
-    assert 0.6 <= truth.set_crossings[-1] <= 1.5 and -1.5 <= truth.reset_crossings[-1] <= -0.6
-    set_part = data.segment == 0
-    assert data.limited[set_part].any()
-    assert np.all(data.current[set_part] <= 5 * COMPLIANCE * (1 + 1e-9))
-    assert np.unique(data.segment).tolist() == [0, 1] and len(data) == 2 * 151
+    data = assert_bipolar_loops_switch_at_the_device_thresholds(rram_rig.smu.smua.run,
+                                                                rram_rig.device, rel=1e-9)
+    assert len(data) == 2 * 151
 
 
 @pytest.mark.parametrize("nplc", [0.01, 0.1])  # trigger model; Lua loop (pulse < aperture)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import pyvisa
 
 from labsyn.drivers.keysight_81160a import Keysight81160A
 from labsyn.drivers.sequence import PulseTrain, Sequence
@@ -25,11 +23,12 @@ from labsyn.mock_instruments.keysight_81160a import SimKeysight81160A
 from labsyn.mock_instruments.presets import HFOX
 from labsyn.mock_instruments.resistor import Resistor, ResistorSegment
 from labsyn.station import Station
+from tests.pyvisa_sim_support import PYVISA_SIM, reset_library
 
 ADDRESS = "GPIB0::10::INSTR"
 SERIES = 1000.0
 R_DUT = 10e3
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keysight_81160a.yaml"
+YAML = PYVISA_SIM / "keysight_81160a.yaml"
 STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"
 
 
@@ -256,15 +255,8 @@ def test_the_example_station_runs_a_burst_on_the_simulated_resistor() -> None:
         assert binding.driver.errors() == []
 
 
-def reset_pyvisa_sim() -> None:
-    """pyvisa caches the pyvisa-sim library (and its devices) per YAML path: start afresh."""
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-
-
 def test_the_pyvisa_sim_station_runs_the_same_burst_dry() -> None:
-    reset_pyvisa_sim()
+    reset_library(YAML)
     try:
         with Station.open(STATIONS / "keysight_81160a_pyvisa_sim.yaml") as station:
             binding = station.terminal("TE")
@@ -273,4 +265,4 @@ def test_the_pyvisa_sim_station_runs_the_same_burst_dry() -> None:
             assert not data.aborted
             assert binding.driver.errors() == []
     finally:
-        reset_pyvisa_sim()
+        reset_library(YAML)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from labsyn.drivers.keysight_b2900 import B2900Channel, KeysightB2900
-from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
+from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase
 from labsyn.errors import (
     InstrumentCommunicationError,
     InstrumentError,
@@ -21,14 +21,18 @@ from labsyn.errors import (
     InstrumentTimeout,
 )
 from labsyn.mock_instruments.bench import Bench, single_smu_bench
-from labsyn.mock_instruments.device_model import RRAMDevice
 from labsyn.mock_instruments.keysight_b2900 import SimKeysightB2900
-from labsyn.mock_instruments.presets import HFOX
 from labsyn.mock_instruments.resistor import Resistor
 from labsyn.mock_instruments.timeline import Piece
+from tests.conftest import (
+    COMPLIANCE,
+    assert_bipolar_loops_switch_at_the_device_thresholds,
+    assert_spot_compliance_reads_the_limit,
+    forming_ramp,
+    hfox_cell,
+)
 
 ADDRESS = "GPIB0::23::INSTR"
-COMPLIANCE = 1e-4
 
 
 @dataclass
@@ -81,12 +85,11 @@ def resistor_rig() -> Rig:
 
 @pytest.fixture
 def rram_rig() -> Rig:
-    return make_rig(RRAMDevice.from_key(HFOX, 7, (0, 0), 3), series_resistance=100.0)
+    return make_rig(hfox_cell(), series_resistance=100.0)
 
 
 def form(rig: Rig) -> Any:
-    ramp = Staircase.ramp(0.0, 4.0, 0.02, 0.01, COMPLIANCE, label="forming", stop_on_limit=True)
-    return rig.smu.run(Sequence("TE", (ramp,), nplc=0.1))
+    return rig.smu.run(forming_ramp())
 
 
 def scheduled(rig: Rig) -> list[Piece]:
@@ -119,15 +122,7 @@ def test_forming_ramp_stops_at_the_trip_and_the_output_protection_switches_off(r
 
 def test_bipolar_loops_switch_at_the_device_thresholds(rram_rig: Rig) -> None:
     form(rram_rig)
-    loop = bipolar_loop(1.5, 1.5, 0.02, 0.01, 5 * COMPLIANCE, 1e-2, nplc=0.1)
-    rram_rig.smu.run(loop)
-    data = rram_rig.smu.run(loop)
-    truth = rram_rig.device.truth
-    assert 0.6 <= truth.set_crossings[-1] <= 1.5 and -1.5 <= truth.reset_crossings[-1] <= -0.6
-    set_part = data.segment == 0
-    assert data.limited[set_part].any()
-    assert np.all(data.current[set_part] <= 5 * COMPLIANCE * (1 + 1e-12))
-    assert np.unique(data.segment).tolist() == [0, 1]
+    assert_bipolar_loops_switch_at_the_device_thresholds(rram_rig.smu.run, rram_rig.device)
 
 
 def test_staircase_is_five_transactions_and_reads_the_ohmic_current(resistor_rig: Rig) -> None:
@@ -194,10 +189,7 @@ def test_pulse_train_reads_after_every_pulse_and_potentiates(rram_rig: Rig) -> N
 # -- spot operation, channels, faults ----------------------------------------------------------
 def test_spot_compliance_on_a_resistor_reads_the_limit_and_the_real_voltage(resistor_rig: Rig
                                                                             ) -> None:
-    resistor_rig.smu.apply_voltage(1.0, 1e-5)
-    reading = resistor_rig.smu.measure()
-    assert reading.limited and reading.current == pytest.approx(1e-5, rel=1e-12)
-    assert reading.voltage == pytest.approx(0.1, rel=1e-3)
+    assert_spot_compliance_reads_the_limit(resistor_rig.smu, rel=1e-3)
     assert resistor_rig.smu.current_limit_tripped
 
 

@@ -4,75 +4,46 @@ pyvisa-sim splits every message on ";" and matches each piece exactly; a piece t
 nothing, or a setter value outside its spec, queues an error (and CME in `*ESR?`) and an unanswered
 query times out. So each test ends with `assert_in_step`: empty error queue, `*ESR?` 0, and
 `*IDN?` still answered with its own reply. The library object (and every device's settings) is
-cached per YAML path for the process; each test resets it with `visalib._init()`.
+cached per YAML path for the process; each test resets it with `visalib._init()`
+(tests/pyvisa_sim_support.py).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
-import pyvisa
-import yaml
 
-from labsyn.clock import SimClock
 from labsyn.drivers.keithley_2400 import IDN, Keithley2400
 from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
 from labsyn.errors import InstrumentReplyError
+from tests.pyvisa_sim_support import PyvisaSim, assert_reads_back, properties
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keithley_2400.yaml"
 ADDRESSES = ("GPIB0::24::INSTR", "ASRL1::INSTR", "TCPIP0::192.168.1.24::1234::SOCKET")
 SIM_ERROR = (-100, "Command error (pyvisa-sim: no match, or value out of spec)")
+SIM = PyvisaSim(Keithley2400, "keithley_2400.yaml", IDN, ADDRESSES[0])
+assert_in_step = SIM.assert_in_step
 
 
-def open_smu(address: str = ADDRESSES[0]) -> Keithley2400:
-    return Keithley2400(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-
-
-def close_smu(smu: Keithley2400) -> None:
-    """Close the resource manager too (pymeasure leaves a custom-YAML one open)."""
-    manager = smu.adapter.manager
-    smu.adapter.close()
-    manager.close()
-
-
+@pytest.fixture(autouse=True)
 def fresh_simulation() -> None:
-    """Start from the YAML's defaults whatever ran before in this process."""
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
+    SIM.reset()
 
 
 @pytest.fixture
 def smu() -> Iterator[Keithley2400]:
-    fresh_simulation()
-    instrument = open_smu()
-    try:
+    with SIM.opened() as instrument:
         yield instrument
-    finally:
-        close_smu(instrument)
-
-
-def assert_in_step(smu: Keithley2400) -> None:
-    assert smu.errors() == []
-    assert smu.ask("*ESR?").strip() == "0"
-    assert smu.ask("*IDN?").strip() == IDN
 
 
 def test_yaml_lists_the_addresses_and_the_driver_opens_at_each() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
+    data = SIM.data()
     assert data["spec"] == "1.1" and set(ADDRESSES) <= set(data["resources"])
     for address in ADDRESSES:
-        fresh_simulation()
-        smu = open_smu(address)
-        try:
+        with SIM.opened(address) as smu:
             assert smu.line_frequency == 50.0
             assert_in_step(smu)
-        finally:
-            close_smu(smu)
 
 
 def test_unmatched_command_queues_an_error_and_no_stale_reply(smu: Keithley2400) -> None:
@@ -112,19 +83,12 @@ NOT_TESTED_HERE = {"next_error", "options"}
 
 
 def test_every_driver_property_is_covered() -> None:
-    found = {name for name, _ in inspect.getmembers(Keithley2400)
-             if not name.startswith("_")
-             and isinstance(inspect.getattr_static(Keithley2400, name), property)}
-    assert found == set(SETTABLE) | set(READ_ONLY) | NOT_TESTED_HERE
+    assert properties(Keithley2400) == set(SETTABLE) | set(READ_ONLY) | NOT_TESTED_HERE
 
 
 def test_every_setting_round_trips_at_its_limits(smu: Keithley2400) -> None:
     for name, values in SETTABLE.items():
-        for value in values:
-            setattr(smu, name, value)
-            got = getattr(smu, name)
-            expected = pytest.approx(value, rel=1e-6) if isinstance(value, float) else value
-            assert got == expected, f"{name} = {value!r} read back as {got!r}"
+        assert_reads_back(smu, name, values)
     assert_in_step(smu)
 
 

@@ -7,23 +7,19 @@ error queue (``print(errorqueue.count)`` / ``print(errorqueue.next())``) and CME
 So each test ends with `assert_in_step`: no queued entries, ``*ESR?`` 0, ``*IDN?`` answered.
 
 pyvisa caches the pyvisa-sim library per YAML path, devices and pending replies included; each
-test starts by re-reading the YAML with ``visalib._init()`` and closes its resource manager.
+test starts by re-reading the YAML with ``visalib._init()`` and closes its resource manager
+(tests/pyvisa_sim_support.py).
 """
 
 from __future__ import annotations
 
-import inspect
 import struct
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
-import pyvisa
-import yaml
 from pyvisa.rname import to_canonical_name
 
-from labsyn.clock import SimClock
 from labsyn.drivers.capabilities import SpotReading
 from labsyn.drivers.keithley_2600 import (
     CURRENT_RANGES,
@@ -36,9 +32,14 @@ from labsyn.drivers.keithley_2600 import (
     Keithley2600Channel,
 )
 from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
-from labsyn.errors import LimitError
+from tests.pyvisa_sim_support import (
+    PyvisaSim,
+    assert_reads_back,
+    assert_spec_matches_limits,
+    properties,
+    record,
+)
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keithley_2600.yaml"
 IDN = "Keithley Instruments Inc., Model 2636B, 4308079, 3.2.2"
 ADDRESSES = ("GPIB0::26::INSTR", "TCPIP0::192.168.1.26::inst0::INSTR",
              "USB0::0x05E6::0x2636::4308079::INSTR", "TCPIP0::192.168.1.26::5025::SOCKET")
@@ -46,64 +47,33 @@ BUFFER_READINGS = 5  # what print(smuX.nvbuffer1.n) always says
 SIM_ERROR = (-285, "pyvisa-sim: no match, or value out of spec")
 
 
-def open_smu(address: str = ADDRESSES[0]) -> Keithley2600:
-    smu = Keithley2600(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-    smu.dry_run = True  # what a pyvisa-sim station sets
-    return smu
-
-
-def close_smu(smu: Keithley2600) -> None:
-    manager = smu.adapter.manager
-    smu.adapter.close()
-    manager.close()
+SIM = PyvisaSim(Keithley2600, "keithley_2600.yaml", IDN, ADDRESSES[0], dry_run=True)
+assert_in_step = SIM.assert_in_step
 
 
 @pytest.fixture(autouse=True)
-def fresh_simulation() -> Iterator[None]:
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-    yield
+def fresh_simulation() -> None:
+    SIM.reset()
 
 
 @pytest.fixture
 def smu() -> Iterator[Keithley2600]:
-    instrument = open_smu()
-    try:
+    with SIM.opened() as instrument:
         yield instrument
-    finally:
-        close_smu(instrument)
-
-
-def assert_in_step(smu: Keithley2600) -> None:
-    assert smu.errors() == []
-    assert smu.ask("*ESR?").strip() == "0"
-    assert smu.id == IDN
-
-
-def record(smu: Keithley2600) -> list[str]:
-    sent: list[str] = []
-    write = smu.adapter.write
-    smu.adapter.write = lambda command, **kw: (sent.append(command), write(command, **kw))[1]
-    return sent
 
 
 def test_yaml_lists_the_station_addresses_and_splits_on_lines() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
+    data = SIM.data()
     assert data["spec"] == "1.1" and data["devices"]["keithley_2600"]["delimiter"] == "\n"
-    assert {to_canonical_name(a) for a in ADDRESSES} <= {to_canonical_name(r)
-                                                         for r in data["resources"]}
+    assert {to_canonical_name(a) for a in ADDRESSES} <= SIM.listed()
 
 
 @pytest.mark.parametrize("address", ADDRESSES)
 def test_driver_opens_at_every_address(address: str) -> None:
-    smu = open_smu(address)
-    try:
+    with SIM.opened(address) as smu:
         assert smu.model == "2636B" and smu.line_frequency == 50.0
         assert smu.serial_number == "4308079"
         assert_in_step(smu)
-    finally:
-        close_smu(smu)
 
 
 def test_unmatched_lines_queue_one_error_each_and_no_stale_reply(smu: Keithley2600) -> None:
@@ -134,21 +104,14 @@ READ_ONLY = {"compliance": False}
 
 
 def test_every_channel_property_is_covered() -> None:
-    found = {name for name, _ in inspect.getmembers(Keithley2600Channel)
-             if not name.startswith("_")
-             and isinstance(inspect.getattr_static(Keithley2600Channel, name), property)}
-    assert found == set(SETTABLE) | set(READ_ONLY)
+    assert properties(Keithley2600Channel) == set(SETTABLE) | set(READ_ONLY)
 
 
 @pytest.mark.parametrize(("name", "values"), SETTABLE.items(), ids=list(SETTABLE))
 def test_property_set_and_get_on_both_channels(smu: Keithley2600, name: str,
                                                values: tuple[Any, ...]) -> None:
     for target in (smu.smua, smu.smub):
-        for value in values:
-            setattr(target, name, value)
-            got = getattr(target, name)
-            assert got == (pytest.approx(value, rel=1e-5) if isinstance(value, float)
-                           else value)
+        assert_reads_back(target, name, values, rel=1e-5)
     assert_in_step(smu)
 
 
@@ -172,21 +135,8 @@ RANGES = [
 @pytest.mark.parametrize(("name", "command", "low", "high"), RANGES, ids=[r[0] for r in RANGES])
 def test_specs_match_driver_limits(smu: Keithley2600, name: str, command: str, low: float,
                                    high: float) -> None:
-    integral = isinstance(low, int)
-    outside = (low - (1 if integral else max(abs(low) * 1e-2, 1e-12)),
-               high + (1 if integral else max(abs(high) * 1e-2, 1e-12)))
-    for value in outside:
-        with pytest.raises(LimitError):
-            setattr(smu.smua, name, value)
-    assert_in_step(smu)
-    for value in (low, high):
-        smu.write(command.format(value))
-    assert smu.errors() == []
-    for value in outside:
-        smu.write(command.format(value))
-    assert smu.errors() == [SIM_ERROR, SIM_ERROR]
-    assert smu.ask("*ESR?").strip() == "32"
-    assert_in_step(smu)
+    assert_spec_matches_limits(SIM, smu, smu.smua, name, command, low, high, SIM_ERROR,
+                               rel=1e-2)
 
 
 def test_apply_voltage_then_measure(smu: Keithley2600) -> None:

@@ -2,7 +2,8 @@
 
 Every piece of every message the driver sends must match a dialogue or a setter exactly; a miss
 gets no reply and queues an error, so each test ends with `assert_in_step` (empty error queue,
-*ESR? 0, *IDN? answered in turn). The cached pyvisa-sim library is reset before each test.
+*ESR? 0, *IDN? answered in turn). The cached pyvisa-sim library is reset before each test
+(tests/pyvisa_sim_support.py).
 """
 
 from __future__ import annotations
@@ -10,76 +11,47 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
 import pytest
-import pyvisa
-import yaml
 
-from labsyn.clock import SimClock
 from labsyn.drivers.base import LabsynInstrument
 from labsyn.drivers.keysight_33500b import Keysight33500B, Keysight33500BChannel
 from labsyn.drivers.sequence import PulseTrain, Sequence
 from labsyn.station import Station
+from tests.pyvisa_sim_support import PyvisaSim, assert_reads_back
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keysight_33500b.yaml"
 IDN = "Agilent Technologies,33522B,MY52800000,3.05-1.19-2.00-52-00"
 ADDRESSES = ("GPIB0::10::INSTR", "TCPIP0::192.168.1.10::inst0::INSTR",
              "TCPIP0::192.168.1.10::5025::SOCKET", "USB0::0x0957::0x2807::MY52800000::INSTR")
 SIM_ERROR = (-100, "Command error (pyvisa-sim: no match, or value out of spec)")
 
 
-def open_pg(address: str = ADDRESSES[0]) -> Keysight33500B:
-    pg = Keysight33500B(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-    pg.dry_run = True
-    return pg
-
-
-def close_pg(pg: Keysight33500B) -> None:
-    manager = pg.adapter.manager
-    pg.adapter.close()
-    manager.close()
-    manager.visalib._init()
+SIM = PyvisaSim(Keysight33500B, "keysight_33500b.yaml", IDN, ADDRESSES[0], dry_run=True)
+assert_in_step = SIM.assert_in_step
 
 
 @pytest.fixture(autouse=True)
-def fresh_simulation() -> Iterator[None]:
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-    yield
+def fresh_simulation() -> None:
+    SIM.reset()
 
 
 @pytest.fixture
 def pg() -> Iterator[Keysight33500B]:
-    instrument = open_pg()
-    try:
+    with SIM.opened() as instrument:
         yield instrument
-    finally:
-        close_pg(instrument)
-
-
-def assert_in_step(pg: Keysight33500B) -> None:
-    assert pg.errors() == []
-    assert pg.ask("*ESR?").strip() == "0"
-    assert pg.id == IDN
 
 
 def test_yaml_lists_the_station_addresses() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
-    assert set(ADDRESSES) <= set(data["resources"])
+    assert set(ADDRESSES) <= set(SIM.data()["resources"])
 
 
 @pytest.mark.parametrize("address", ADDRESSES)
 def test_driver_opens_at_every_address_with_two_channels(address: str) -> None:
-    pg = open_pg(address)
-    try:
+    with SIM.opened(address) as pg:
         assert list(pg.channels_by_number) == [1, 2]
         assert_in_step(pg)
-    finally:
-        close_pg(pg)
 
 
 def test_an_unmatched_command_queues_an_error(pg: Keysight33500B) -> None:
@@ -147,10 +119,7 @@ def test_channel_properties_set_and_get(pg: Keysight33500B, channel: int) -> Non
     for name, values in CHANNEL.items():
         if name in FIRST:
             setattr(target, *FIRST[name])
-        for value in values:
-            setattr(target, name, value)
-            expected = pytest.approx(value, rel=1e-6) if isinstance(value, float) else value
-            assert getattr(target, name) == expected, name
+        assert_reads_back(target, name, values)
     assert_in_step(pg)
 
 

@@ -3,102 +3,56 @@
 Every message the driver sends is split on ";" and each piece must match a dialogue or a setter
 exactly; a piece that matches nothing, or a value outside its spec, queues an error. So each test
 ends with `assert_in_step`: the error queue is empty, ``*ESR?`` is 0 and ``*IDN?`` still gets its
-own reply. pyvisa caches the library (and its devices) per YAML path: each test starts afresh.
+own reply. pyvisa caches the library (and its devices) per YAML path: each test starts afresh
+(tests/pyvisa_sim_support.py).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
-import pyvisa
-import yaml
 from pyvisa.rname import to_canonical_name
 
-from labsyn.clock import SimClock
 from labsyn.drivers.keysight_81160a import Keysight81160A, PulseChannel
 from labsyn.drivers.sequence import PulseTrain, Sequence
-from labsyn.errors import LimitError
+from tests.pyvisa_sim_support import PyvisaSim, assert_spec_matches_limits, properties, record
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keysight_81160a.yaml"
 IDN = "Agilent Technologies,81160A,DE00000000,1.0.0.0"
 ADDRESSES = ("GPIB0::10::INSTR", "TCPIP0::192.168.1.10::inst0::INSTR",
              "USB0::0x0957::0x4108::DE00000000::INSTR", "TCPIP0::192.168.1.10::5025::SOCKET")
 SIM_ERROR = (-100, "Command error (pyvisa-sim: no match, or value out of spec)")
 
 
-def reset_library() -> None:
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-
-
-def open_pg(address: str = ADDRESSES[0]) -> Keysight81160A:
-    pg = Keysight81160A(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-    pg.dry_run = True
-    return pg
-
-
-def close_pg(pg: Keysight81160A) -> None:
-    manager = pg.adapter.manager
-    pg.adapter.close()
-    manager.close()
-    manager.visalib._init()
+SIM = PyvisaSim(Keysight81160A, "keysight_81160a.yaml", IDN, ADDRESSES[0], dry_run=True)
+assert_in_step = SIM.assert_in_step
 
 
 @pytest.fixture(autouse=True)
 def fresh_simulation() -> Iterator[None]:
-    reset_library()
+    SIM.reset()
     yield
-    reset_library()
+    SIM.reset()
 
 
 @pytest.fixture
 def pg() -> Iterator[Keysight81160A]:
-    instrument = open_pg()
-    try:
+    with SIM.opened() as instrument:
         yield instrument
-    finally:
-        close_pg(instrument)
-
-
-def assert_in_step(pg: Keysight81160A) -> None:
-    assert pg.errors() == []
-    assert pg.ask("*ESR?").strip() == "0"
-    assert pg.id == IDN
-
-
-def record(pg: Keysight81160A) -> list[str]:
-    sent: list[str] = []
-    write = pg.adapter.write
-
-    def recording_write(command: str, **kwargs: Any) -> None:
-        sent.append(command)
-        write(command, **kwargs)
-
-    pg.adapter.write = recording_write
-    return sent
 
 
 def test_yaml_lists_the_station_addresses() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
-    assert data["spec"] == "1.1"
-    assert {to_canonical_name(a) for a in ADDRESSES} <= {
-        to_canonical_name(name) for name in data["resources"]}
+    assert SIM.data()["spec"] == "1.1"
+    assert {to_canonical_name(a) for a in ADDRESSES} <= SIM.listed()
 
 
 @pytest.mark.parametrize("address", ADDRESSES)
 def test_driver_opens_at_every_address_with_two_outputs(address: str) -> None:
-    pg = open_pg(address)
-    try:
+    with SIM.opened(address) as pg:
         assert set(pg.channels_by_number) == {1, 2}
         assert_in_step(pg)
-    finally:
-        close_pg(pg)
 
 
 BOTH = (True, False)
@@ -125,10 +79,7 @@ NOT_SENT = {"train_edge", "limits"}  # driver-side: the run() edge, the capabili
 
 
 def test_every_channel_property_is_covered() -> None:
-    found = {name for name, _ in inspect.getmembers(PulseChannel)
-             if not name.startswith("_")
-             and isinstance(inspect.getattr_static(PulseChannel, name), property)}
-    assert found == set(SETTABLE) | set(STATIC_SWITCHES) | NOT_SENT
+    assert properties(PulseChannel) == set(SETTABLE) | set(STATIC_SWITCHES) | NOT_SENT
 
 
 @pytest.mark.parametrize("number", [1, 2])
@@ -169,20 +120,7 @@ def test_specs_match_driver_limits(pg: Keysight81160A, name: str, command: str, 
                                    high: float) -> None:
     channel = pg.channels_by_number[1]
     channel.load = math.inf
-    step = (lambda v: 1) if isinstance(low, int) else (lambda v: max(abs(v) * 1e-3, 1e-12))
-    outside = (low - step(low), high + step(high))
-    for value in outside:
-        with pytest.raises(LimitError):
-            setattr(channel, name, value)
-    assert_in_step(pg)
-    for value in (low, high):
-        pg.write(command.format(value))
-    assert pg.errors() == []
-    for value in outside:
-        pg.write(command.format(value))
-    assert pg.errors() == [SIM_ERROR, SIM_ERROR]
-    assert pg.ask("*ESR?").strip() == "32"
-    assert_in_step(pg)
+    assert_spec_matches_limits(SIM, pg, channel, name, command, low, high, SIM_ERROR)
 
 
 def test_unmatched_commands_queue_an_error(pg: Keysight81160A) -> None:

@@ -3,63 +3,44 @@
 pyvisa-sim splits each message on ";" and every piece must match a dialogue or a setter; one that
 matches nothing, or a value outside its spec, gets no reply and queues an error in ``ERRX?``. So
 each test ends with `assert_in_step`: the error queue is empty and ``*IDN?`` still gets its own
-reply. The cached library is reset around each test (pyvisa-sim keeps devices across closes).
+reply. The cached library is reset around each test (pyvisa-sim keeps devices across closes:
+tests/pyvisa_sim_support.py).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
-import pyvisa
-import yaml
 from pyvisa.rname import to_canonical_name
 
-from labsyn.clock import SimClock
 from labsyn.drivers.capabilities import SpotReading
 from labsyn.drivers.keysight_b1500 import B1500SMU, KeysightB1500
 from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
 from labsyn.errors import InstrumentReplyError, LimitError
+from tests.pyvisa_sim_support import PyvisaSim, record
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keysight_b1500.yaml"
 IDN = "Agilent Technologies,B1500A,0,A.06.01.2019.0308"
 ADDRESSES = ("GPIB0::17::INSTR", "TCPIP0::192.168.1.17::inst0::INSTR",
              "USB0::0x0957::0x0001::0001::0::INSTR")
 SIM_ERROR = (100, "Undefined GPIB command. (pyvisa-sim: no match, or value out of spec)")
 BLOCK_POINTS = 5  # the XE dialogue's block
-
-
-def open_analyzer(address: str = ADDRESSES[0]) -> KeysightB1500:
-    analyzer = KeysightB1500(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-    analyzer.dry_run = True
-    return analyzer
-
-
-def close_analyzer(analyzer: KeysightB1500) -> None:
-    manager = analyzer.adapter.manager
-    analyzer.adapter.close()
-    manager.close()
-    manager.visalib._init()
+SIM = PyvisaSim(KeysightB1500, "keysight_b1500.yaml", IDN, ADDRESSES[0], dry_run=True,
+                esr=False)  # the YAML has no *ESR?: its errors are in ERRX? only
+assert_in_step = SIM.assert_in_step
 
 
 @pytest.fixture(autouse=True)
-def fresh_simulation() -> Iterator[None]:
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-    yield
+def fresh_simulation() -> None:
+    SIM.reset()
 
 
 @pytest.fixture
 def analyzer() -> Iterator[KeysightB1500]:
-    opened = open_analyzer()
-    try:
+    with SIM.opened() as opened:
         yield opened
-    finally:
-        close_analyzer(opened)
 
 
 @pytest.fixture
@@ -67,39 +48,17 @@ def smu(analyzer: KeysightB1500) -> B1500SMU:
     return analyzer.channels_by_number[1]
 
 
-def assert_in_step(analyzer: KeysightB1500) -> None:
-    assert analyzer.errors() == []
-    assert analyzer.id == IDN
-
-
-def record(analyzer: KeysightB1500) -> list[str]:
-    sent: list[str] = []
-    write = analyzer.adapter.write
-
-    def recording_write(command: str, **kwargs: Any) -> None:
-        sent.append(command)
-        write(command, **kwargs)
-
-    analyzer.adapter.write = recording_write
-    return sent
-
-
 def test_yaml_lists_the_station_addresses() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
-    assert data["spec"] == "1.1"
-    assert {to_canonical_name(a) for a in ADDRESSES} <= {to_canonical_name(r)
-                                                         for r in data["resources"]}
+    assert SIM.data()["spec"] == "1.1"
+    assert {to_canonical_name(a) for a in ADDRESSES} <= SIM.listed()
 
 
 @pytest.mark.parametrize("address", ADDRESSES)
 def test_driver_opens_at_every_address_with_its_smu_channels(address: str) -> None:
-    analyzer = open_analyzer(address)
-    try:
+    with SIM.opened(address) as analyzer:
         assert sorted(analyzer.channels_by_number) == [1, 2, 4]
         assert analyzer.modules[3] == "B1520A"
         assert_in_step(analyzer)
-    finally:
-        close_analyzer(analyzer)
 
 
 def test_unmatched_or_out_of_spec_commands_queue_errors(analyzer: KeysightB1500) -> None:

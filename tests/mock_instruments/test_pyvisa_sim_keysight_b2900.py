@@ -4,22 +4,18 @@ Every message `KeysightB2900` sends is split by pyvisa-sim on ";" and each piece
 dialogue or a setter exactly; anything else queues an error (and CME in `*ESR?`), an unanswered
 query times out. Each test ends with `assert_in_step`. The cached library is reset with
 `visalib._init()` once per module and after each test (pyvisa-sim keeps devices across resource
-managers); channels are looped inside the tests, since each reset re-reads the YAML.
+managers: tests/pyvisa_sim_support.py); channels are looped inside the tests, since each reset
+re-reads the YAML.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
-import pyvisa
-import yaml
 from pyvisa.rname import to_canonical_name
 
-from labsyn.clock import SimClock
 from labsyn.drivers.capabilities import SpotReading
 from labsyn.drivers.keysight_b2900 import B2900Channel, KeysightB2900
 from labsyn.drivers.keysight_b2900_program import (
@@ -35,9 +31,15 @@ from labsyn.drivers.keysight_b2900_program import (
     MIN_TRIGGER_INTERVAL,
 )
 from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
-from labsyn.errors import InstrumentReplyError, LimitError
+from labsyn.errors import InstrumentReplyError
+from tests.pyvisa_sim_support import (
+    PyvisaSim,
+    assert_reads_back,
+    assert_spec_matches_limits,
+    properties,
+    record,
+)
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keysight_b2900.yaml"
 IDN = "Keysight Technologies,B2902A,MY51141234,3.4.2011.5100"
 ADDRESSES = ("GPIB0::23::INSTR", "TCPIP0::192.168.1.23::inst0::INSTR",
              "USB0::0x0957::0x8C18::MY51141234::INSTR")
@@ -46,69 +48,33 @@ BUFFER_POINTS = 5  # the YAML's static :FETC:ARR? holds 5 readings
 SIM_ERROR = (-100, "Command error (pyvisa-sim: no match, or value out of spec)")
 
 
-def open_smu(address: str = ADDRESSES[0]) -> KeysightB2900:
-    return KeysightB2900(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-
-
-def close_smu(smu: KeysightB2900) -> None:
-    manager = smu.adapter.manager
-    smu.adapter.close()
-    manager.close()
-    manager.visalib._init()
+SIM = PyvisaSim(KeysightB2900, "keysight_b2900.yaml", IDN, ADDRESSES[0])
+assert_in_step = SIM.assert_in_step
 
 
 @pytest.fixture(autouse=True, scope="module")
-def fresh_simulation() -> Iterator[None]:
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-    yield
+def fresh_simulation() -> None:
+    SIM.reset()
 
 
 @pytest.fixture
 def smu() -> Iterator[KeysightB2900]:
-    instrument = open_smu()
-    try:
+    with SIM.opened() as instrument:
         yield instrument
-    finally:
-        close_smu(instrument)
-
-
-def assert_in_step(smu: KeysightB2900) -> None:
-    assert smu.errors() == []
-    assert smu.ask("*ESR?").strip() == "0"
-    assert smu.id == IDN
-
-
-def record(smu: KeysightB2900) -> list[str]:
-    sent: list[str] = []
-    write = smu.adapter.write
-
-    def recording_write(command: str, **kwargs: Any) -> None:
-        sent.append(command)
-        write(command, **kwargs)
-
-    smu.adapter.write = recording_write
-    return sent
 
 
 # -- the file and its addresses ----------------------------------------------------------------
 def test_yaml_lists_the_station_addresses() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
-    assert data["spec"] == "1.1"
-    listed = {to_canonical_name(name) for name in data["resources"]}
-    assert {to_canonical_name(a) for a in (*ADDRESSES, SOCKET)} <= listed
+    assert SIM.data()["spec"] == "1.1"
+    assert {to_canonical_name(a) for a in (*ADDRESSES, SOCKET)} <= SIM.listed()
 
 
 def test_driver_opens_at_every_address() -> None:
     for address in (*ADDRESSES, SOCKET):
-        smu = open_smu(address)
-        try:
+        with SIM.opened(address) as smu:
             assert smu.model == "B2902A" and list(smu.channels_by_number) == [1, 2]
             assert smu.line_frequency == 50.0
             assert_in_step(smu)
-        finally:
-            close_smu(smu)
 
 
 def test_unmatched_command_queues_an_error_and_no_stale_reply(smu: KeysightB2900) -> None:
@@ -149,20 +115,14 @@ READ_ONLY = {"current_limit_tripped": False}
 
 
 def test_every_channel_property_is_covered() -> None:
-    found = {name for name, _ in inspect.getmembers(B2900Channel)
-             if not name.startswith("_")
-             and isinstance(inspect.getattr_static(B2900Channel, name), property)}
-    assert found == set(SETTABLE) | set(READ_ONLY)
+    assert properties(B2900Channel) == set(SETTABLE) | set(READ_ONLY)
 
 
 @pytest.mark.parametrize(("name", "values"), SETTABLE.items(), ids=list(SETTABLE))
 def test_property_set_and_get_on_both_channels(smu: KeysightB2900, name: str,
                                                values: tuple[Any, ...]) -> None:
     for target in smu.channels_by_number.values():
-        for value in values:
-            setattr(target, name, value)
-            got = getattr(target, name)
-            assert got == (pytest.approx(value, rel=1e-6) if isinstance(value, float) else value)
+        assert_reads_back(target, name, values)
         assert target.current_limit_tripped is False
     assert_in_step(smu)
 
@@ -180,20 +140,10 @@ RANGES = [
 @pytest.mark.parametrize(("name", "command", "low", "high"), RANGES, ids=[r[0] for r in RANGES])
 def test_specs_match_driver_limits(smu: KeysightB2900, name: str, command: str, low: float,
                                    high: float) -> None:
-    step = 1 if isinstance(low, int) else max(abs(low) * 1e-3, 1e-12)
-    outside = (low - step, high + (1 if isinstance(high, int) else abs(high) * 1e-3))
     for n in (1, 2):
-        for value in outside:
-            with pytest.raises(LimitError):
-                setattr(smu.channels_by_number[n], name, value)
-        for value in (low, high):
-            smu.write(command.format(n=n, v=value))
-        assert smu.errors() == []
-        for value in outside:
-            smu.write(command.format(n=n, v=value))
-        assert smu.errors() == [SIM_ERROR, SIM_ERROR]
-    assert smu.ask("*ESR?").strip() == "32"
-    assert_in_step(smu)
+        assert_spec_matches_limits(SIM, smu, smu.channels_by_number[n], name,
+                                   lambda v, n=n: command.format(n=n, v=v), low, high,
+                                   SIM_ERROR)
 
 
 # -- SourceMeter capability --------------------------------------------------------------------

@@ -9,22 +9,18 @@ still gets its own reply.
 pyvisa caches the pyvisa-sim library object per YAML path for the whole process, and with it every
 device's settings and pending replies: closing the resource manager does not reset them (pyvisa
 1.16, pyvisa-sim 0.7.1). Each test closes its resource manager and re-reads the YAML with
-`visalib._init()` (what QCoDeS does), before and after.
+`visalib._init()` (what QCoDeS does), before and after: see tests/pyvisa_sim_support.py.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import pytest
 import pyvisa
-import yaml
 from pyvisa.rname import to_canonical_name
 
-from labsyn.clock import SimClock
 from labsyn.drivers.capabilities import SpotReading
 from labsyn.drivers.keithley_2450 import (
     MAX_CURRENT,
@@ -34,8 +30,15 @@ from labsyn.drivers.keithley_2450 import (
 )
 from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase, bipolar_loop
 from labsyn.errors import InstrumentReplyError, InstrumentTimeout, LimitError
+from tests.pyvisa_sim_support import (
+    PyvisaSim,
+    assert_reads_back,
+    assert_spec_matches_limits,
+    pieces,
+    properties,
+    record,
+)
 
-YAML = files("labsyn.mock_instruments.pyvisa_sim") / "keithley_2450.yaml"
 IDN = "KEITHLEY INSTRUMENTS,MODEL 2450,04488850,1.7.3c"
 ADDRESSES = (
     "GPIB0::24::INSTR",
@@ -46,73 +49,28 @@ SOCKET = "TCPIP0::192.168.1.24::5025::SOCKET"
 BUFFER_POINTS = 5  # the YAML's :TRAC:ACT? count; its :TRAC:DATA? holds these rows
 SIM_ERROR = (-100, "Command error (pyvisa-sim: no match, or value out of spec)")
 LIMITS = Keithley2450.limits
-
-
-def open_smu(address: str = ADDRESSES[0]) -> Keithley2450:
-    """The driver in dry-run mode, as a pyvisa-sim station opens it."""
-    smu = Keithley2450(address, visa_library=f"{YAML}@sim", clock=SimClock("instant"))
-    smu.dry_run = True
-    return smu
-
-
-def close_smu(smu: Keithley2450) -> None:
-    """Close the resource manager too (pymeasure leaves a custom-YAML one open: pymeasure#962)
-    and reset the cached library's devices (rm.close() alone keeps them: pyvisa-sim#82)."""
-    manager = smu.adapter.manager
-    smu.adapter.close()
-    manager.close()
-    manager.visalib._init()
+SIM = PyvisaSim(Keithley2450, "keithley_2450.yaml", IDN, ADDRESSES[0], dry_run=True)
+assert_in_step = SIM.assert_in_step
 
 
 @pytest.fixture(autouse=True)
-def fresh_simulation() -> Iterator[None]:
-    """Start from the YAML's defaults whatever ran before in this process."""
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
-    manager.close()
-    manager.visalib._init()
-    yield
+def fresh_simulation() -> None:
+    SIM.reset()
 
 
 @pytest.fixture
 def smu() -> Iterator[Keithley2450]:
-    instrument = open_smu()
-    try:
+    with SIM.opened() as instrument:
         yield instrument
-    finally:
-        close_smu(instrument)
-
-
-def assert_in_step(smu: Keithley2450) -> None:
-    assert smu.errors() == []
-    assert smu.ask("*ESR?").strip() == "0"
-    assert smu.id == IDN
-
-
-def record(smu: Keithley2450) -> list[str]:
-    """Every message written from now on, as the driver sent it."""
-    sent: list[str] = []
-    write = smu.adapter.write
-
-    def recording_write(command: str, **kwargs: Any) -> None:
-        sent.append(command)
-        write(command, **kwargs)
-
-    smu.adapter.write = recording_write
-    return sent
-
-
-def pieces(sent: list[str]) -> list[str]:
-    return [piece for message in sent for piece in message.split(";")]
 
 
 # -- the file and its addresses ----------------------------------------------------------------
 def test_yaml_lists_the_station_addresses() -> None:
-    data = yaml.safe_load(YAML.read_text(encoding="utf-8"))
+    data = SIM.data()
     assert data["spec"] == "1.1"
     assert set(ADDRESSES) | {SOCKET} <= set(data["resources"])
-    listed = {to_canonical_name(name) for name in data["resources"]}
-    assert {to_canonical_name(a) for a in (*ADDRESSES, SOCKET)} <= listed
-    manager = pyvisa.ResourceManager(f"{YAML}@sim")
+    assert {to_canonical_name(a) for a in (*ADDRESSES, SOCKET)} <= SIM.listed()
+    manager = pyvisa.ResourceManager(f"{SIM.yaml}@sim")
     try:
         assert {to_canonical_name(a) for a in ADDRESSES} <= set(manager.list_resources())
     finally:
@@ -121,13 +79,10 @@ def test_yaml_lists_the_station_addresses() -> None:
 
 @pytest.mark.parametrize("address", [*ADDRESSES, SOCKET, "TCPIP::192.168.1.24::INSTR"])
 def test_driver_opens_at_every_address(address: str) -> None:
-    smu = open_smu(address)
-    try:
+    with SIM.opened(address) as smu:
         assert smu.language == "SCPI"
         assert smu.line_frequency == 50.0
         assert_in_step(smu)
-    finally:
-        close_smu(smu)
 
 
 def test_unmatched_command_queues_an_error_and_no_stale_reply(smu: Keithley2450) -> None:
@@ -139,14 +94,10 @@ def test_unmatched_command_queues_an_error_and_no_stale_reply(smu: Keithley2450)
 
 
 def test_close_smu_resets_the_simulated_device() -> None:
-    smu = open_smu()
-    smu.current_nplc = 0.5
-    close_smu(smu)
-    smu = open_smu()
-    try:
+    with SIM.opened() as smu:
+        smu.current_nplc = 0.5
+    with SIM.opened() as smu:
         assert smu.current_nplc == 1.0
-    finally:
-        close_smu(smu)
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -183,20 +134,16 @@ NOT_TESTED_HERE = {"next_error", "options"}  # see their own tests below
 
 
 def test_every_driver_property_is_covered() -> None:
-    found = {name for name, _ in inspect.getmembers(Keithley2450)
-             if not name.startswith("_")
-             and isinstance(inspect.getattr_static(Keithley2450, name), property)}
-    assert found == set(SETTABLE) | set(READ_ONLY) | NOT_TESTED_HERE
+    assert properties(Keithley2450) == set(SETTABLE) | set(READ_ONLY) | NOT_TESTED_HERE
 
 
 @pytest.mark.parametrize(("name", "values"), SETTABLE.items(), ids=list(SETTABLE))
 def test_property_set_and_get(smu: Keithley2450, name: str, values: tuple[Any, ...]) -> None:
-    for value in values:
-        setattr(smu, name, value)
-        if name in BROKEN_GETTERS:
-            continue
-        got = getattr(smu, name)
-        assert got == (pytest.approx(value, rel=1e-6) if isinstance(value, float) else value)
+    if name in BROKEN_GETTERS:
+        for value in values:
+            setattr(smu, name, value)
+    else:
+        assert_reads_back(smu, name, values)
     assert_in_step(smu)
 
 
@@ -252,20 +199,7 @@ RANGES = [
                          ids=[r[0] for r in RANGES])
 def test_specs_match_driver_limits(smu: Keithley2450, name: str, command: str, low: float,
                                    high: float) -> None:
-    step = 1 if isinstance(low, int) else max(abs(low) * 1e-3, 1e-12)
-    outside = (low - step, high + (1 if isinstance(high, int) else max(abs(high) * 1e-3, 1e-12)))
-    for value in outside:
-        with pytest.raises(LimitError):
-            setattr(smu, name, value)
-    assert_in_step(smu)
-    for value in (low, high):
-        smu.write(command.format(value))
-    assert smu.errors() == []
-    for value in outside:
-        smu.write(command.format(value))
-    assert smu.errors() == [SIM_ERROR, SIM_ERROR]
-    assert smu.ask("*ESR?").strip() == "32"
-    assert_in_step(smu)
+    assert_spec_matches_limits(SIM, smu, smu, name, command, low, high, SIM_ERROR)
 
 
 def test_choice_specs_refuse_other_values(smu: Keithley2450) -> None:

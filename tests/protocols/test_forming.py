@@ -7,7 +7,8 @@ import pytest
 from labsyn.engine import RunState
 from tests.engine.conftest import open_station
 
-from .conftest import run, run_with_data, truth
+from .conftest import run, run_with_data
+from .truth_checks import assert_forming_recovers_truth
 
 DEVICES = range(6)
 
@@ -15,16 +16,8 @@ DEVICES = range(6)
 @pytest.mark.parametrize("device", DEVICES)
 def test_dc_forming_reports_the_true_forming_voltage_within_one_step(device: int) -> None:
     with open_station(device_index=device) as station:
-        result = run(station, "forming", v_step=0.02)
-        recorded = truth(station)
-    assert result.status == RunState.COMPLETED
-    assert recorded.forming_voltage is not None, "the simulated device never formed"
-    v_form = result.figures["v_form"]
-    assert abs(v_form.value - recorded.forming_voltage) <= 0.02
-    assert v_form.uncertainty == pytest.approx(0.02)
-    assert result.figures["r_before"].value > 1e6  # pristine: insulating
-    # post-forming LRS ≈ V_min / I_cc (reference: 0.4 V / 100 µA = 4 kΩ), read at 0.2 V
-    assert 1e3 < result.figures["r_after"].value < 2e4
+        result, _ = assert_forming_recovers_truth(station, v_step=0.02)
+    assert result.figures["v_form"].uncertainty == pytest.approx(0.02)
 
 
 def test_the_ramp_stops_at_the_first_compliance_trip() -> None:
@@ -37,12 +30,8 @@ def test_the_ramp_stops_at_the_first_compliance_trip() -> None:
 
 def test_pulsed_forming_stops_below_the_resistance_threshold() -> None:
     with open_station(device_index=2) as station:
-        result = run(station, "forming", mode="pulsed", v_start=1.0, v_step=0.1, v_max=5.0,
-                     pulse_width=1e-3, r_threshold=100e3)
-        recorded = truth(station)
-    assert result.status == RunState.COMPLETED
-    assert recorded.forming_voltage is not None
-    assert abs(result.figures["v_form"].value - recorded.forming_voltage) <= 0.1
+        result, _ = assert_forming_recovers_truth(station, v_step=0.1, mode="pulsed", v_start=1.0,
+                                                  v_max=5.0, pulse_width=1e-3, r_threshold=100e3)
     assert result.figures["r_after"].value < 100e3
 
 
