@@ -217,3 +217,24 @@ def parse_error(instrument: str, reply: str) -> tuple[int, str]:
         raise InstrumentReplyError(instrument, ":SYST:ERR?",
                                    f"reply {reply!r} is not 'code,\"message\"'") from None
     return code, message.strip().strip('"')
+
+
+def pack_messages(commands: list[str], budget: int) -> list[str]:
+    """Commands joined with ';' into program messages of at most `budget` bytes (a longer
+    command goes alone): a configuration in as few transactions as the instrument takes."""
+    messages: list[str] = []
+    for command in commands:
+        if messages and len(messages[-1]) + 1 + len(command) <= budget:
+            messages[-1] += ";" + command
+        else:
+            messages.append(command)
+    return messages
+
+
+def parse_count(instrument: str, command: str, reply: str) -> int:
+    """A count the instrument replied (e.g. readings stored, errors queued)."""
+    try:
+        return int(float(reply.strip()))
+    except ValueError:
+        raise InstrumentReplyError(instrument, command, f"expected a count, got {reply!r}"
+                                   ) from None

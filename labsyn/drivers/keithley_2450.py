@@ -17,26 +17,28 @@ from pymeasure.instruments import Instrument
 
 from labsyn.errors import InstrumentError, InstrumentReplyError, InstrumentTimeout, LimitError
 
-from .base import LabsynInstrument, on_off
+from .base import LabsynInstrument, on_off, pack_messages, parse_count
 from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keithley_2450_program import (
+    LIST_MAX_POINTS,
     MAX_MESSAGE_BYTES,
+    instrument_pieces,
     measure_time,
     pulse_train_commands,
     staircase_commands,
+    stopped_on_limit,
     train_duration,
     triggered_read_commands,
     triggered_read_duration,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import strict_choice, strict_integer_range, strict_range
+from .validators import limited, strict_choice, strict_integer_range, strict_range
 
 MAX_VOLTAGE, MAX_CURRENT, MIN_CURRENT_LIMIT = 210.0, 1.05, 1e-9
 HIGH_VOLTAGE, HIGH_VOLTAGE_MAX_CURRENT = 21.0, 0.105
 MIN_PULSE_WIDTH = 1e-3
 MIN_TIMER_DELAY, MAX_TIMER_DELAY, MAX_TIMER_COUNT = 8e-6, 1e5, 1_048_575
 TRIGGER_SETTLE_S = 0.5e-3  # margin per period beyond the read itself (block processing)
-LIST_MAX_POINTS = 2500
 SOURCE_STATUS_LIMIT = 32
 RAMP_ABOVE_V = 20.0
 POLL_S = 0.01
@@ -49,13 +51,6 @@ def check_power_envelope(voltage: float, current_limit: float) -> None:
     if abs(voltage) > HIGH_VOLTAGE and current_limit > HIGH_VOLTAGE_MAX_CURRENT:
         raise LimitError("current limit", f"{current_limit:g} A at {voltage:g} V",
                          "≤ 0.105 A above 21 V (≤ 1.05 A up to 21 V)")
-
-
-def limited(getter: Any, setter: Any, low: float, high: float, doc: str) -> property:
-    """A property whose setter is range-checked by code (for the meta-test: `.limits`)."""
-    prop = property(getter, setter, doc=doc)
-    setter.limits = (low, high)
-    return prop
 
 
 class Keithley2450(LabsynInstrument):
@@ -216,11 +211,11 @@ class Keithley2450(LabsynInstrument):
         self.check_sequence(sequence)
         parts: list[SequenceData] = []
         for index, segment in enumerate(sequence.segments):
-            for piece in _instrument_pieces(segment):
+            for piece in instrument_pieces(segment):
                 parts.append(self._run_piece(piece, sequence.nplc, index, should_abort))
                 if parts[-1].aborted:
                     return SequenceData.concatenate(parts, aborted=True)
-                if _stopped_on_limit(piece, parts[-1]):
+                if stopped_on_limit(piece, parts[-1]):
                     break
         self.check_errors("run sequence")
         return SequenceData.concatenate(parts)
@@ -251,7 +246,7 @@ class Keithley2450(LabsynInstrument):
             self.write(":INIT")
         aborted, count = self._wait_idle(start + duration, should_abort)
         data = self._fetch(index, start, piece.label, count)
-        if _stopped_on_limit(piece, data):
+        if stopped_on_limit(piece, data):
             expected = len(data)
         if not aborted and len(data) != expected and not self.dry_run:
             raise InstrumentReplyError(self.name, ":TRAC:ACT?",
@@ -319,11 +314,11 @@ class Keithley2450(LabsynInstrument):
     def _configure(self, commands: list[str]) -> None:
         """The configuration packed into as few messages as fit MAX_MESSAGE_BYTES, the last
         ending with the error count; any error stops the sequence before `:INIT`."""
-        messages = _pack([*commands, ":SYST:ERR:COUN?"], MAX_MESSAGE_BYTES)
+        messages = pack_messages([*commands, ":SYST:ERR:COUN?"], MAX_MESSAGE_BYTES)
         for message in messages[:-1]:
             self.write(message)
         reply = self.ask(messages[-1])
-        if _integer(self.name, ":SYST:ERR:COUN?", reply) != 0:
+        if parse_count(self.name, ":SYST:ERR:COUN?", reply) != 0:
             self.check_errors("configure sequence")
 
     def _wait_idle(self, expected_end: float, should_abort: AbortCheck | None
@@ -368,7 +363,7 @@ class Keithley2450(LabsynInstrument):
             query = ':TRIG:STAT?;:TRAC:ACT? "defbuffer1"'
             state, _, count = self.ask(query).rpartition(";")
         return (state.split(";")[0].strip().upper(),
-                _integer(self.name, ":TRAC:ACT?", count))
+                parse_count(self.name, ":TRAC:ACT?", count))
 
     def _fetch(self, index: int, start: float, label: str, count: int | None = None
                ) -> SequenceData:
@@ -387,26 +382,15 @@ class Keithley2450(LabsynInstrument):
     def safe_off(self) -> None:
         """From any state: stop the trigger model, source to 0, output off, verified."""
         self.safed.set()
-        problems: list[Exception] = []
-        try:  # before the lock: a worker may hold it in a read that never ends
-            self.clear_interface(locked=False)
-        except Exception as exc:
-            problems.append(exc)
-        with self.lock:
-            for step in (lambda: self.write(":ABOR"), self._ramp_down,
-                         lambda: self.write(":OUTP OFF")):
-                try:
-                    step()
-                except Exception as exc:
-                    problems.append(exc)
-            try:
-                if self.ask(":OUTP?").strip() not in ("0", "OFF"):
-                    problems.append(InstrumentError(self.name, ":OUTP?", "output still on"))
-            except Exception as exc:
-                problems.append(exc)
+        problems = self.safe_steps((lambda: self.write(":ABOR"), self._ramp_down,
+                                    lambda: self.write(":OUTP OFF"), self._verify_off))
         self._known.pop("voltage", None)
         if problems:
             raise problems[0]
+
+    def _verify_off(self) -> None:
+        if self.ask(":OUTP?").strip() not in ("0", "OFF"):
+            raise InstrumentError(self.name, ":OUTP?", "output still on")
 
     def _ramp_down(self) -> None:
         level = self._known.get("voltage", 0.0)
@@ -415,39 +399,3 @@ class Keithley2450(LabsynInstrument):
                 self.write(f":SOUR:VOLT {value:.6g}")
                 self.clock.sleep(0.01)
         self.write(":SOUR:VOLT 0;:SOUR:CURR 0")
-
-
-def _pack(commands: list[str], budget: int) -> list[str]:
-    """Commands joined with ';' into messages of at most `budget` bytes (a longer command
-    goes alone)."""
-    messages: list[str] = []
-    for command in commands:
-        if messages and len(messages[-1]) + 1 + len(command) <= budget:
-            messages[-1] += ";" + command
-        else:
-            messages.append(command)
-    return messages
-
-
-def _integer(instrument: str, command: str, reply: str) -> int:
-    try:
-        return int(float(reply.strip()))
-    except ValueError:
-        raise InstrumentReplyError(instrument, command, f"expected a count, got {reply!r}"
-                                   ) from None
-
-
-def _stopped_on_limit(piece: Staircase | PulseTrain, data: SequenceData) -> bool:
-    """A stop-on-limit staircase that ended at a reading in compliance."""
-    return (isinstance(piece, Staircase) and piece.stop_on_limit and len(data) > 0
-            and bool(data.limited[-1]))
-
-
-def _instrument_pieces(segment: Staircase | PulseTrain) -> list[Staircase | PulseTrain]:
-    """A segment cut to what one 2450 trigger can run (lists hold at most 2500 points)."""
-    if isinstance(segment, PulseTrain) or segment.is_linear():
-        return [segment]
-    size = LIST_MAX_POINTS
-    return [Staircase(segment.levels[i:i + size], segment.dwell, segment.current_limit,
-                      segment.label, segment.stop_on_limit)
-            for i in range(0, segment.points, size)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .sequence import PulseTrain, Staircase
+from .sequence import PulseTrain, SequenceData, Staircase
 
 LIST_VALUES_PER_COMMAND = 100
+LIST_MAX_POINTS = 2500  # one sweep list
 STORES_PER_COMMAND = 100  # config-list stores per packing unit (~4.5 kB)
 MAX_MESSAGE_BYTES = 6000  # program-message size we allow; the 2450 manual we have states no limit
 MEASURE_OVERHEAD_S = 250e-6
@@ -142,3 +143,19 @@ def triggered_read_commands(read_level: float, hold_level: float, count: int, pe
 def triggered_read_duration(count: int, period: float) -> float:
     """Upper bound of the run: the timer's first event is one period after :INIT."""
     return (count + 1) * period
+
+
+def stopped_on_limit(piece: Staircase | PulseTrain, data: SequenceData) -> bool:
+    """A stop-on-limit staircase that ended at a reading in compliance."""
+    return (isinstance(piece, Staircase) and piece.stop_on_limit and len(data) > 0
+            and bool(data.limited[-1]))
+
+
+def instrument_pieces(segment: Staircase | PulseTrain) -> list[Staircase | PulseTrain]:
+    """A segment cut to what one 2450 trigger can run (lists hold at most 2500 points)."""
+    if isinstance(segment, PulseTrain) or segment.is_linear():
+        return [segment]
+    size = LIST_MAX_POINTS
+    return [Staircase(segment.levels[i:i + size], segment.dwell, segment.current_limit,
+                      segment.label, segment.stop_on_limit)
+            for i in range(0, segment.points, size)]
