@@ -41,8 +41,7 @@ Default preset `HFOX` (nominal device, 300 K):
 from __future__ import annotations
 
 import math
-import operator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -54,111 +53,28 @@ from labsyn.mock_instruments.presets import (
     draw_device_params,
 )
 
+from .device_model_physics import (
+    _ARG_MAX,
+    _DS_STEP,
+    _DW_STEP,
+    _MAX_SUBSTEPS,
+    K_B_EV,
+    GroundTruth,
+    PulseTrainResult,
+    SegmentResult,
+    _checked,
+    _crossing,
+    _sinh,
+    _sinh_iv,
+)
+from .device_pulse_trains import PulseTrains
+
 __all__ = [
     "HFOX", "DeviceParams", "GroundTruth", "PulseTrainResult", "RRAMDevice", "RRAMPreset",
     "SegmentResult", "device_rng",
 ]
 
-K_B_EV = 8.617333262e-5
-_DW_STEP = 0.02
-_DS_STEP = 0.1
-_MAX_SUBSTEPS = 20_000
-_ARG_MAX = 700.0
-
-
-@dataclass(frozen=True)
-class SegmentResult:
-    """Outcome of one constant-drive segment.
-
-    `peak_current` is the signed current of largest magnitude at the sub-step boundaries (start,
-    every re-solve, end). From `apply_current`, `limited` means the voltage limit was reached.
-    """
-
-    current: float  # A, device current at the end of the segment
-    v_device: float  # V across the device at the end
-    peak_current: float  # A, signed current of largest |I| during the segment
-    limited: bool  # the source limit was active at some point
-    formed_now: bool  # the device formed during this segment
-
-
-@dataclass(frozen=True)
-class PulseTrainResult:
-    """Per-pulse arrays of `RRAMDevice.apply_pulse_train`."""
-
-    read_current: np.ndarray | None  # A, at v_read after each gap, with read noise
-    conductance: np.ndarray  # S, small-signal G after each gap (deterministic)
-    peak_current: np.ndarray  # A, signed peak current of each pulse
-    state: float  # w_eff after the last gap
-
-
-@dataclass
-class GroundTruth:
-    """What the device really did, for tests and protocol validation."""
-
-    params: DeviceParams  # the drawn D2D parameters
-    v_form: float  # V, Weibull-drawn forming parameter
-    forming_voltage: float | None = None  # |V| across the device when it formed
-    forming_time: float | None = None  # s of device time at forming
-    set_crossings: list[float] = field(default_factory=list)  # V_dev at upward 0.5 crossings
-    reset_crossings: list[float] = field(default_factory=list)  # V_dev at downward crossings
-    peak_current: float = 0.0  # A, max |I| seen
-    cycles: int = 0
-    overformed: bool = False
-    stuck: str | None = None  # "LRS", "HRS" or None
-
-
-def _checked(name: str, value: float, low: float = -math.inf, strict: bool = False) -> float:
-    """value as a finite float >= low (> low if strict), else a ValueError naming it."""
-    x = float(value)
-    if not math.isfinite(x) or x < low or (strict and x == low):
-        bound = "" if low == -math.inf else f" and {'>' if strict else '>='} {low:g}"
-        raise ValueError(f"{name} must be finite{bound}, got {value!r}")
-    return x
-
-
-def _sinh(x: float) -> float:
-    return math.sinh(max(-_ARG_MAX, min(_ARG_MAX, x)))
-
-
-def _sinh_iv(g: np.ndarray | float, v0: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
-    """I = G·V0·sinh(V/V0) on arrays, the argument clipped against overflow."""
-    return g * v0 * np.sinh(np.clip(v / v0, -_ARG_MAX, _ARG_MAX))
-
-
-def _crossing(before: float, after: float) -> int:
-    if before < 0.5 <= after:
-        return 1
-    if before >= 0.5 > after:
-        return -1
-    return 0
-
-
-def _powers(ratio: float, m: int) -> np.ndarray:
-    """ratio**[0, 1, ..., m-1] for 0 <= ratio <= 1."""
-    if ratio <= 0.0:
-        out = np.zeros(m)
-        out[0] = 1.0
-        return out
-    return np.exp(np.arange(m) * math.log(ratio))
-
-
-def _volatile_train(s0: float, kv: float, tau: float, tp: float, tg: float,
-                    m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Volatile state at pulse start, pulse end and gap end for m identical pulses."""
-    lam = kv + 1.0 / tau
-    s_inf = kv / lam
-    ep, eg = math.exp(-lam * tp), math.exp(-tg / tau)
-    first = s_inf + (s0 - s_inf) * ep
-    ratio = ep * eg
-    s_star = s_inf * (1.0 - ep) / (1.0 - ratio) if ratio < 1.0 else first
-    s_end = s_star + (first - s_star) * _powers(ratio, m)
-    s_start = np.empty(m)
-    s_start[0] = s0
-    s_start[1:] = s_end[:-1] * eg
-    return s_start, s_end, s_end * eg
-
-
-class RRAMDevice:
+class RRAMDevice(PulseTrains):
     """One bipolar filamentary RRAM cell driven by constant-voltage (or current) segments."""
 
     def __init__(self, preset: RRAMPreset = HFOX, rng: np.random.Generator | None = None,
@@ -453,117 +369,3 @@ class RRAMDevice:
     def idle(self, duration: float) -> None:
         """0 V (or open) for duration: volatile decay and drift time only."""
         self._segment(0.0, _checked("duration", duration, 0.0), None, 0.0)
-
-    def apply_pulse_train(self, v_pulse: float, t_pulse: float, t_gap: float, n: int,
-                          v_read: float | None = None) -> PulseTrainResult:
-        """n identical pulses (no limit, no series R), each followed by t_gap at 0 V.
-
-        Equivalent to n x (apply(v_pulse, t_pulse); idle(t_gap); read_current(v_read)), computed
-        with numpy in closed form; only a forming or 0.5-crossing pulse takes the scalar path.
-        """
-        v_pulse = _checked("v_pulse", v_pulse)
-        t_pulse = _checked("t_pulse", t_pulse, 0.0)
-        t_gap = _checked("t_gap", t_gap, 0.0)
-        if isinstance(n, bool):
-            raise TypeError(f"n must be an int, got {n!r}")
-        n = operator.index(n)
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        if v_read is not None:
-            v_read = _checked("v_read", v_read)
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        done = 0
-        while done < n:
-            block = self._train_formed if self.formed else self._train_pristine
-            part = block(v_pulse, t_pulse, t_gap, n - done)
-            if part[0].size == 0:
-                peak = self.apply(v_pulse, t_pulse).peak_current
-                self.idle(t_gap)
-                g_now, v0_now = self._g_v0()
-                part = (np.array([g_now]), np.array([v0_now]), np.array([peak]))
-            parts.append(part)
-            done += part[0].size
-        g, v0, peaks = (np.concatenate([q[j] for q in parts]) for j in range(3))
-        reads = None
-        if v_read is not None:
-            reads = _sinh_iv(g, v0, v_read)
-            if self.preset.noise:
-                reads *= 1.0 + self.preset.read_noise * self._rng.standard_normal(n)
-        return PulseTrainResult(reads, g, peaks, self.state)
-
-    def _train_pristine(self, v: float, tp: float, tg: float,
-                        n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(G, V0) after each gap and peak current for pulses that surely do not form."""
-        p = self.preset
-        rate_p = math.exp(min((abs(v) - self.truth.v_form) / p.v_form_accel, _ARG_MAX))
-        per_pulse = (rate_p * tp + math.exp(-self.truth.v_form / p.v_form_accel) * tg) / p.tau_form
-        to_form = (1.0 - self._damage) / per_pulse if per_pulse > 0.0 else math.inf
-        m = n if to_form > n + 2 else max(0, math.ceil(to_form) - 2)
-        self._damage += m * per_pulse
-        self.time_s += m * (tp + tg)
-        peak = p.g_pristine * p.v0_pristine * _sinh(v / p.v0_pristine)
-        if m:
-            self.truth.peak_current = max(self.truth.peak_current, abs(peak))
-        return np.full(m, p.g_pristine), np.full(m, p.v0_pristine), np.full(m, peak)
-
-    def _train_formed(self, v: float, tp: float, tg: float,
-                      n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(G, V0) after each gap and peak current, up to the first pulse crossing w = 0.5."""
-        p = self.preset
-        k, w_inf = self._switch_rate(v)
-        accel = self._drift_accel
-        w0 = self._w
-        if k > 0.0:
-            alpha = -math.expm1(-k * tp)
-            f_gap = self._drift(tg * accel)
-            a = np.full(n, 1.0 - alpha)
-            if p.noise:
-                noise = 1.0 + p.c2c_sigma_dw * self._rng.standard_normal(n)
-                a = np.clip(1.0 - alpha * noise, 0.0, 1.0)
-            x0 = w0 * self._drift(self._t_prog)
-            y1 = w_inf - a[0] * (w_inf - x0)
-            den = 1.0 - (1.0 - alpha) * f_gap
-            y_star = alpha * w_inf / den if den > 0.0 else y1
-            c = a * f_gap
-            c[0] = 1.0
-            with np.errstate(divide="ignore"):
-                y = y_star + (y1 - y_star) * np.exp(np.cumsum(np.log(c)))
-            w_start = np.empty(n)
-            w_start[0] = x0
-            w_start[1:] = y[:-1] * f_gap
-            w_end, w_read = y, y * f_gap
-        else:
-            t0, nu = p.drift_t0_s, p.drift_nu
-            t_start = self._t_prog + np.arange(n) * ((tp + tg) * accel)
-            w_start = w0 * ((t_start + t0) / t0) ** -nu
-            w_end = w0 * ((t_start + tp * accel + t0) / t0) ** -nu
-            w_read = w0 * ((t_start + (tp + tg) * accel + t0) / t0) ** -nu
-            y = np.full(n, w0)
-        prev = np.concatenate(([w0], y[:-1]))
-        crossed = ((prev < 0.5) & (y >= 0.5)) | ((prev >= 0.5) & (y < 0.5))
-        m = int(np.argmax(crossed)) if crossed.any() else n
-        if m == 0:
-            return np.empty(0), np.empty(0), np.empty(0)
-        w_start, w_end, w_read = w_start[:m], w_end[:m], w_read[:m]
-        kv = self._vol_rate(v)
-        s1 = _volatile_train(self._s1, kv, p.tau1_s, tp, tg, m)
-        s2 = _volatile_train(self._s2, kv, p.tau2_s, tp, tg, m)
-        window = self._g_on - self._g_off
-        dv0 = p.v0_lrs - p.v0_hrs
-
-        def level(w: np.ndarray, s1_: np.ndarray, s2_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            g = self._g_off + window * (w + p.dg1_frac * s1_ + p.dg2_frac * s2_)
-            return g, p.v0_hrs + w * dv0
-
-        currents = []
-        for w, s1_, s2_ in ((w_start, s1[0], s2[0]), (w_end, s1[1], s2[1])):
-            g, v0 = level(w, s1_, s2_)
-            currents.append(_sinh_iv(g, v0, v))
-        peak = np.where(np.abs(currents[1]) > np.abs(currents[0]), currents[1], currents[0])
-        g_read, v0_read = level(w_read, s1[2], s2[2])
-        self._w = float(y[m - 1])
-        self._t_prog = tg * accel if k > 0.0 else self._t_prog + m * (tp + tg) * accel
-        self._s1, self._s2 = float(s1[2][-1]), float(s2[2][-1])
-        self.time_s += m * (tp + tg)
-        self.truth.peak_current = max(self.truth.peak_current, float(np.max(np.abs(peak))))
-        return g_read, v0_read, peak

@@ -16,7 +16,7 @@ import pytest
 from pymeasure.test import expected_protocol
 
 from labsyn.clock import SimClock
-from labsyn.drivers import keithley_2600
+from labsyn.drivers import keithley_2600, keithley_2600_channel
 from labsyn.drivers.capabilities import SpotReading
 from labsyn.drivers.keithley_2600 import Keithley2600
 from labsyn.drivers.sequence import PulseTrain, Sequence, Staircase
@@ -41,7 +41,7 @@ def driver(pairs: list[tuple[str | None, Any]]):  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def script_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scripts are numbered per process; start at 7 so the exchanges are exact."""
-    monkeypatch.setattr(keithley_2600, "_TOKENS", itertools.count(7))
+    monkeypatch.setattr(keithley_2600_channel, "_TOKENS", itertools.count(7))
 
 
 def setup(x: str, limit: str, rangev: str, nplc: str, delay: str) -> list[str]:
@@ -262,7 +262,7 @@ def test_a_short_buffer_names_the_segment_unless_dry_run(monkeypatch: pytest.Mon
         with pytest.raises(InstrumentReplyError, match="segment SET stored 1 readings, "
                            "expected 3"):
             smu.smua.run(Sequence("TE", (step,)))
-    monkeypatch.setattr(keithley_2600, "_TOKENS", itertools.count(7))
+    monkeypatch.setattr(keithley_2600_channel, "_TOKENS", itertools.count(7))
     with driver(pairs) as smu:
         smu.dry_run = True
         assert len(smu.smua.run(Sequence("TE", (step,)))) == 1
