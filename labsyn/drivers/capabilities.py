@@ -108,3 +108,115 @@ class PulseGenerator(Protocol):
     def errors(self) -> list[tuple[int, str]]:
         """Empty the instrument's error queue."""
         ...
+
+
+Crosspoint = tuple[int, int]  # (matrix input row, matrix output column), both from 1
+
+
+@runtime_checkable
+class SwitchMatrix(Protocol):
+    """A relay matrix routing instrument channels (inputs) to DUT pads (outputs).
+
+    Relays are switched cold: the caller turns sources off first (the station does).
+    """
+
+    name: str
+
+    def closed(self) -> set[Crosspoint]:
+        """The crosspoints closed now, read back from the matrix."""
+        ...
+
+    def route(self, crosspoints: set[Crosspoint]) -> set[Crosspoint]:
+        """Open every other crosspoint, close these, read back; returns what is closed. Refuses
+        (before switching anything) a set that ties two inputs to one output."""
+        ...
+
+    def open_all(self) -> None:
+        ...
+
+    def safe_off(self) -> None:
+        """Open every relay."""
+        ...
+
+    def errors(self) -> list[tuple[int, str]]:
+        ...
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A 6-D pose: X Y Z in mm, U V W in degrees (rotations about the pivot point)."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    u: float = 0.0
+    v: float = 0.0
+    w: float = 0.0
+
+    AXES = ("x", "y", "z", "u", "v", "w")
+
+    def as_dict(self) -> dict[str, float]:
+        return {axis: getattr(self, axis) for axis in self.AXES}
+
+
+@runtime_checkable
+class Positioner6D(Protocol):
+    """A hexapod or other 6-D stage. Targets outside its travel or the station's envelope are
+    refused before anything is sent."""
+
+    name: str
+
+    def position(self) -> Pose:
+        ...
+
+    def move_to(self, target: Pose, should_abort: AbortCheck | None = None) -> Pose:
+        """Move and wait on target (abortable); returns the pose reached."""
+        ...
+
+    def referenced(self) -> bool:
+        ...
+
+    def set_pivot(self, x: float, y: float, z: float) -> None:
+        """The pivot point of U V W, mm (e.g. the fibre tip)."""
+        ...
+
+    def safe_off(self) -> None:
+        """Halt every axis where it is."""
+        ...
+
+    def errors(self) -> list[tuple[int, str]]:
+        ...
+
+
+Die = tuple[int, int]  # (column, row) in the prober's wafer map
+
+
+@runtime_checkable
+class Prober(Protocol):
+    """A wafer prober's chuck: separated before it steps, in contact only to measure."""
+
+    name: str
+
+    def contact_state(self) -> str:
+        """"contact", "separation" or "hover"."""
+        ...
+
+    def separate(self) -> None:
+        ...
+
+    def contact(self) -> None:
+        ...
+
+    def step_die(self, die: Die, subsite: int = 0) -> Die:
+        """Move to `die` (refused while in contact); returns the die reached."""
+        ...
+
+    def die(self) -> Die:
+        ...
+
+    def safe_off(self) -> None:
+        """Separate the chuck."""
+        ...
+
+    def errors(self) -> list[tuple[int, str]]:
+        ...
