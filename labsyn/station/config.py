@@ -114,6 +114,17 @@ class Limits(_Strict):
         default_factory=dict, description="max |V| per DUT terminal, V")
     max_device_voltage: float = Field(5.0, gt=0, le=250, description="max |V_TE − V_BE|, V")
     max_current_limit: float = Field(1e-2, gt=0, le=1.05, description="max compliance, A")
+    stage_envelope: dict[Literal["x", "y", "z", "u", "v", "w"], tuple[float, float]] = Field(
+        default_factory=dict, description="6-D stage targets allowed per axis, [low, high] "
+        "(mm for x y z, degrees for u v w); the stage refuses anything outside")
+
+    @field_validator("stage_envelope")
+    @classmethod
+    def _ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for axis, (low, high) in value.items():
+            if not low < high:
+                raise ValueError(f"{axis}: [{low}, {high}] must have low < high")
+        return value
 
 
 class SimConfig(_Strict):

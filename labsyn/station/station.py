@@ -15,6 +15,8 @@ from labsyn.errors import ConfigError, InstrumentError, LimitError
 from .config import StationConfig, TerminalWire, load_station_config
 from .registry import DRIVERS
 
+SAFE_STATE_ORDER = ("SourceMeter", "PulseGenerator", "SwitchMatrix", "Prober", "Positioner6D")
+
 
 @dataclass(frozen=True)
 class TerminalBinding:
@@ -80,6 +82,8 @@ class Station:
             kwargs["visa_library"] = f"{yaml_path}@sim"
         elif self.config.visa_library:
             kwargs["visa_library"] = self.config.visa_library
+        if entry.kind == "Positioner6D" and self.config.limits.stage_envelope:
+            kwargs["envelope"] = dict(self.config.limits.stage_envelope)
         driver = entry.driver_class()(inst.address, name=name, clock=self.clock, **kwargs)
         driver.dry_run = self.dry_run
         return driver
@@ -195,6 +199,29 @@ class Station:
     def simulated(self) -> bool:
         return self.config.backend != "visa"
 
+    # -- shared instruments by role --------------------------------------------------------------
+    def by_kind(self, kind: str) -> Any:
+        """The one instrument of a capability kind ("SwitchMatrix", "Positioner6D", "Prober")."""
+        names = [n for n, inst in self.config.instruments.items()
+                 if DRIVERS[inst.driver].kind == kind]
+        if len(names) != 1:
+            found = f"instruments {', '.join(names)}" if names else "none"
+            raise ConfigError(f"{self.source}: station {self.config.name!r} needs exactly one "
+                              f"{kind}; it has {found}")
+        return self.instruments[names[0]]
+
+    @property
+    def matrix(self) -> Any:
+        return self.by_kind("SwitchMatrix")
+
+    @property
+    def stage(self) -> Any:
+        return self.by_kind("Positioner6D")
+
+    @property
+    def prober(self) -> Any:
+        return self.by_kind("Prober")
+
     def arm(self) -> None:
         """Allow outputs again after a safe state (each driver's `rearm()`)."""
         for driver in self.instruments.values():
@@ -203,9 +230,14 @@ class Station:
                 rearm()
 
     def safe_state(self) -> None:
-        """`safe_off()` on every instrument; all are tried, the first failure is raised."""
+        """`safe_off()` on every instrument, sources first (so relays then open cold and the
+        chuck separates with no voltage on the probes), then matrices, probers and stages; all
+        are tried, the first failure is raised."""
         problems: list[Exception] = []
-        for name, driver in self.instruments.items():
+        order = {kind: i for i, kind in enumerate(SAFE_STATE_ORDER)}
+        ranked = sorted(self.instruments.items(), key=lambda item: order.get(
+            DRIVERS[self.config.instruments[item[0]].driver].kind, 0))
+        for name, driver in ranked:
             try:
                 driver.safe_off()
             except Exception as exc:

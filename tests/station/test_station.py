@@ -90,3 +90,4 @@ def test_a_station_whose_instrument_cannot_be_opened_says_which_and_why(tmp_path
     text = text.replace("address: GPIB0::24::INSTR", "address: TCPIP0::127.0.0.1::9::SOCKET")
     with pytest.raises(InstrumentCommunicationError, match=r"smu: command .*refused"):
         Station.open(write(tmp_path, text))
+
