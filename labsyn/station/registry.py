@@ -58,4 +58,12 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keithley_2600:Keithley2600",
         "labsyn.mock_instruments.keithley_2600:SimKeithley2600",
         "keithley_2600.yaml", "SourceMeter"),
+    "mpi_sentio": DriverEntry(
+        "labsyn.drivers.mpi_sentio:MpiSentio",
+        "labsyn.mock_instruments.mpi_sentio:SimMpiSentio",
+        "mpi_sentio.yaml", "Prober"),
+    "formfactor_velox": DriverEntry(
+        "labsyn.drivers.formfactor_velox:FormFactorVelox",
+        "labsyn.mock_instruments.formfactor_velox:SimFormFactorVelox",
+        "formfactor_velox.yaml", "Prober"),
 }
