@@ -58,6 +58,14 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.keithley_2600:Keithley2600",
         "labsyn.mock_instruments.keithley_2600:SimKeithley2600",
         "keithley_2600.yaml", "SourceMeter"),
+    "keithley_707b": DriverEntry(
+        "labsyn.drivers.keithley_707b:Keithley707B",
+        "labsyn.mock_instruments.keithley_707b:SimKeithley707B",
+        "keithley_707b.yaml", "SwitchMatrix"),
+    "keysight_b2200a": DriverEntry(
+        "labsyn.drivers.keysight_b2200a:KeysightB2200A",
+        "labsyn.mock_instruments.keysight_b2200a:SimKeysightB2200A",
+        "keysight_b2200a.yaml", "SwitchMatrix"),
     "mpi_sentio": DriverEntry(
         "labsyn.drivers.mpi_sentio:MpiSentio",
         "labsyn.mock_instruments.mpi_sentio:SimMpiSentio",
@@ -66,4 +74,12 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.formfactor_velox:FormFactorVelox",
         "labsyn.mock_instruments.formfactor_velox:SimFormFactorVelox",
         "formfactor_velox.yaml", "Prober"),
+    "pi_hexapod": DriverEntry(
+        "labsyn.drivers.pi_hexapod:PIHexapod",
+        "labsyn.mock_instruments.pi_hexapod:SimPIHexapod",
+        "pi_hexapod.yaml", "Positioner6D"),
+    "pi_e712": DriverEntry(
+        "labsyn.drivers.pi_e712:PIE712",
+        "labsyn.mock_instruments.pi_e712:SimPIE712",
+        "pi_e712.yaml", "FastAligner"),
 }
