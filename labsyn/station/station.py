@@ -15,7 +15,8 @@ from labsyn.errors import ConfigError, InstrumentError, LimitError
 from .config import StationConfig, TerminalWire, load_station_config
 from .registry import DRIVERS
 
-SAFE_STATE_ORDER = ("SourceMeter", "PulseGenerator", "SwitchMatrix", "Prober", "Positioner6D")
+SAFE_STATE_ORDER = ("SourceMeter", "PulseGenerator", "SwitchMatrix", "Prober", "Positioner6D",
+                    "FastAligner")
 
 
 @dataclass(frozen=True)
