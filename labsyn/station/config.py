@@ -147,6 +147,16 @@ class SimConfig(_Strict):
         return value.lower()
 
 
+class MatrixWiring(_Strict):
+    """Which matrix input each instrument channel is cabled to, and which output each DUT pad."""
+
+    instrument: str = Field(description="name of the switch matrix in `instruments`")
+    inputs: dict[str, Annotated[int, Field(ge=1, le=64)]] = Field(
+        description="'<instrument>.<channel>' -> matrix input (row), e.g. smu.1: 1")
+    pads: dict[str, Annotated[int, Field(ge=1, le=64)]] = Field(
+        description="DUT pad (terminal) -> matrix output (column), e.g. TE: 3")
+
+
 class StationConfig(_Strict):
     name: str = "station"
     backend: Literal["labsyn-sim", "pyvisa-sim", "visa"] = "labsyn-sim"
@@ -159,6 +169,7 @@ class StationConfig(_Strict):
     sim: SimConfig = Field(default_factory=SimConfig)
     triggers: list[TriggerLinkConfig] = Field(default_factory=list, description="trigger "
                                               "cables between instruments")
+    matrix: MatrixWiring | None = Field(None, description="switch-matrix cabling")
 
     @field_validator("terminals")
     @classmethod
@@ -186,6 +197,8 @@ class StationConfig(_Strict):
         for terminal, wire in self.terminals.items():
             if isinstance(wire, TerminalWire):
                 _check_pulse_wiring(terminal, wire, self.instruments[wire.instrument].driver)
+        if self.matrix is not None:
+            _check_matrix_wiring(self.matrix, self.instruments)
         used = [(w.instrument, w.channel) for w in self.terminals.values()
                 if isinstance(w, TerminalWire)]
         if len(used) != len(set(used)):
@@ -193,6 +206,25 @@ class StationConfig(_Strict):
         for index, link in enumerate(self.triggers):
             _check_trigger_link(index, link, self.instruments)
         return self
+
+
+def _check_matrix_wiring(matrix: MatrixWiring, instruments: dict[str, Any]) -> None:
+    if matrix.instrument not in instruments or \
+            DRIVERS[instruments[matrix.instrument].driver].kind != "SwitchMatrix":
+        raise ValueError(f"matrix.instrument {matrix.instrument!r} is not a switch matrix of "
+                         f"the instruments: {', '.join(instruments)}")
+    for source in matrix.inputs:
+        name, _, channel = source.partition(".")
+        if name not in instruments or not channel.isdigit():
+            raise ValueError(f"matrix.inputs.{source}: expected '<instrument>.<channel>' with "
+                             f"an instrument of: {', '.join(instruments)}")
+    for kind, table in (("input", matrix.inputs), ("output", matrix.pads)):
+        taken = list(table.values())
+        if len(taken) != len(set(taken)):
+            raise ValueError(f"matrix: two entries share one matrix {kind}")
+    for pad in matrix.pads:
+        if pad not in TERMINALS:
+            raise ValueError(f"matrix.pads.{pad}: not one of {', '.join(TERMINALS)}")
 
 
 def _check_pulse_wiring(terminal: str, wire: TerminalWire, driver: str) -> None:

@@ -223,6 +223,32 @@ class Station:
     def prober(self) -> Any:
         return self.by_kind("Prober")
 
+    def route(self, connections: dict[str, str]) -> set[tuple[int, int]]:
+        """Connect DUT pads to instrument channels through the matrix, in one call: every source
+        off first (relays are switched cold; the next run rearms them), then the matrix opens
+        what must open, closes what must close and reads back. `connections` maps a pad to
+        '<instrument>.<channel>', e.g. {"TE": "smu.1", "BE": "smu.2"}. Because sources go off,
+        routing cannot alternate a pulser and an SMU pulse by pulse: use a trigger link."""
+        wiring = self.config.matrix
+        if wiring is None:
+            raise ConfigError(f"{self.source}: station {self.config.name!r} declares no matrix "
+                              "wiring (a `matrix:` section with inputs and pads)")
+        crosspoints = set()
+        for pad, source in connections.items():
+            if pad not in wiring.pads:
+                raise ConfigError(f"route: pad {pad!r} is not cabled to the matrix; pads: "
+                                  f"{', '.join(wiring.pads)}")
+            if source not in wiring.inputs:
+                raise ConfigError(f"route: {pad} -> {source!r}: not cabled to the matrix; "
+                                  f"inputs: {', '.join(wiring.inputs)}")
+            crosspoints.add((wiring.inputs[source], wiring.pads[pad]))
+        matrix = self.instruments[wiring.instrument]
+        for name, inst in self.config.instruments.items():
+            if DRIVERS[inst.driver].kind in ("SourceMeter", "PulseGenerator"):
+                self.instruments[name].safe_off()
+        matrix.rearm()
+        return matrix.route(crosspoints)
+
     def arm(self) -> None:
         """Allow outputs again after a safe state (each driver's `rearm()`)."""
         for driver in self.instruments.values():

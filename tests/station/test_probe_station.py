@@ -56,3 +56,41 @@ def test_stepping_in_contact_is_refused_and_nothing_moves(station: Station) -> N
     with pytest.raises(LabsynError, match="contact"):
         prober.step_die((die[0] + 1, die[1]))
     assert prober.die() == die and prober.contact_state() == "contact"
+
+
+def test_routing_turns_sources_off_then_closes_exactly_the_route(station: Station) -> None:
+    smu = station.terminal("TE").driver
+    smu.apply_voltage(0.5, 1e-4)
+    closed = station.route({"TE": "smu.1"})
+    assert closed == {(1, 3)} == station.matrix.closed()  # input 1 (smu.1) onto output 3 (TE)
+    assert smu.ask(":OUTP?").strip() == "0"  # switched cold
+    assert station.route({}) == set()
+
+
+@pytest.mark.parametrize(("connections", "match"), [
+    ({"BE": "smu.1"}, "pad 'BE' is not cabled"),
+    ({"TE": "smu.2"}, "'smu.2': not cabled"),
+])
+def test_routes_the_cabling_cannot_make_are_refused(station: Station, connections: dict,
+                                                    match: str) -> None:
+    with pytest.raises(LabsynError, match=match):
+        station.route(connections)
+    assert station.matrix.closed() == set()
+
+
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ("  instrument: matrix\n", "  instrument: smu\n", r"matrix\.instrument 'smu' is not a switch"),
+    ("  pads: {TE: 3}", "  pads: {TE: 3, BE: 3}", "two entries share one matrix output"),
+    ("  inputs: {smu.1: 1}", "  inputs: {smu1: 1}", r"matrix\.inputs\.smu1: expected"),
+])
+def test_bad_matrix_cabling_is_refused_with_its_key(tmp_path: Path, old: str, new: str,
+                                                    match: str) -> None:
+    from labsyn.errors import ConfigError
+    from labsyn.station.config import load_station_config
+
+    text = STATION.read_text()
+    assert old in text
+    path = tmp_path / "station.yaml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(ConfigError, match=match):
+        load_station_config(path)
