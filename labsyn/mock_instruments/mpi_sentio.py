@@ -104,6 +104,11 @@ class ProberChuck:
     def next_die(self) -> Die | None:
         return self.dies[self.index + 1] if self.index + 1 < len(self.dies) else None
 
+    def probed(self) -> tuple[bool, Die]:
+        """(the probes touch the pads, the die under them): what the bench's DUT follows
+        (see mock_instruments/wafer.py). Only contact touches; hover and separation do not."""
+        return self.state == "contact", self.die
+
 
 class SimMpiSentio(ScpiInstrument):
     """A SENTIO prober on a simulated bench; `chuck` holds its wafer map and state."""

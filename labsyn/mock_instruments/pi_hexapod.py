@@ -85,9 +85,15 @@ class SimPIHexapod(GcsSimInstrument):
 
     def pose(self) -> dict[str, float]:
         """The pose now (linear interpolation between start and target)."""
-        now = self.now
+        return self.pose_at(self.now)
+
+    def pose_at(self, now: float) -> dict[str, float]:
+        """The pose at bench time `now` within the present move (a DUT reading taken at the
+        timeline's time, which may trail the clock)."""
         if now >= self.t1 or self.t1 <= self.t0:
             return dict(self.target)
+        if now <= self.t0:
+            return dict(self.start)
         f = (now - self.t0) / (self.t1 - self.t0)
         return {a: self.start[a] + f * (self.target[a] - self.start[a]) for a in AXES}
 

@@ -12,6 +12,7 @@ from .base import Analysis, PlotSpec, Protocol, ProtocolParameters, parse_assign
 PROTOCOLS: dict[str, tuple[str, str]] = {
     "forming": ("labsyn.protocols.forming", "Forming"),
     "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
+    "align": ("labsyn.protocols.align", "Align"),
 }
 
 

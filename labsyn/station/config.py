@@ -128,16 +128,34 @@ class Limits(_Strict):
 
 
 class SimConfig(_Strict):
-    device: Literal["rram", "resistor"] = "rram"
+    device: Literal["rram", "resistor", "photonic"] = "rram"
     preset: str = "hfox"
     resistance: float = Field(10e3, gt=0, description="resistor DUT, Ω")
     wafer_seed: int = Field(1, ge=0)
     die: tuple[int, int] = (0, 0)
     device_index: int = Field(0, ge=0)
+    dead_fraction: float = Field(0.0, ge=0, le=1, description="with a prober: the fraction "
+                                 "of the wafer's devices that are dead (read open), seeded")
     series_resistance: float = Field(0.0, ge=0, le=1e7, description="resistance the station "
                                      "does not declare (contact, line), added to the terminals'")
     temperature_k: float = Field(300.0, ge=4, le=800)
     latency_s: float = Field(100e-6, ge=0, le=1.0)
+    # photonic: a fibre on the station's hexapod couples light into a photodetecting synapse
+    mode_radius_um: float = Field(5.2, gt=0, le=1e3, description="photonic: fibre mode "
+                                  "radius (1/e² intensity), µm")
+    device_mode_radius_um: float | None = Field(None, gt=0, le=1e3, description="photonic: "
+                                                "device mode radius, µm (default: the fibre's)")
+    wavelength_um: float = Field(1.55, gt=0.2, le=20, description="photonic: wavelength, µm")
+    optical_power_w: float = Field(1e-4, ge=0, le=1.0, description="photonic: power in the "
+                                   "fibre, W")
+    responsivity_a_per_w: float = Field(0.5, ge=0, le=10, description="photonic: A/W")
+    dark_current_a: float = Field(1e-9, ge=0, le=1e-3, description="photonic: dark current, A")
+    leak_resistance: float = Field(1e9, gt=0, description="photonic: ohmic leak, Ω")
+    detector_noise_a: float = Field(5e-8, ge=0, le=1e-3, description="photonic: rms detector "
+                                    "noise on each reading, A (seeded by wafer_seed)")
+    fibre_optimum: dict[Literal["x", "y", "z", "u", "v", "w"], float] = Field(
+        default_factory=dict, description="photonic: the hexapod pose of best coupling (mm for "
+        "x y z, degrees for u v w; 0 where not given); the pivot is at the fibre tip")
 
     @field_validator("preset")
     @classmethod

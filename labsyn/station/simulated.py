@@ -11,6 +11,8 @@ from .registry import DRIVERS
 def build_device(config: StationConfig) -> Any:
     """The simulated DUT: an RRAM cell keyed by (wafer seed, die, device) or a resistor."""
     sim = config.sim
+    if sim.device == "photonic":
+        return build_photonic_device(config)
     if sim.device == "resistor":
         from labsyn.mock_instruments.resistor import Resistor
 
@@ -21,6 +23,41 @@ def build_device(config: StationConfig) -> Any:
     preset = getattr(presets, sim.preset.upper())
     return RRAMDevice.from_key(preset, sim.wafer_seed, sim.die, sim.device_index,
                                temperature_k=sim.temperature_k)
+
+
+def build_probed_device(config: StationConfig, chuck: Any) -> Any:
+    """With a prober: the DUT is the device at `sim.device_index` on the die the prober's chuck
+    is on, touched only in contact (`sim.die` is then unused: the prober chooses the die)."""
+    from labsyn.mock_instruments import presets
+    from labsyn.mock_instruments.wafer import ProbedDevice, Wafer
+
+    sim = config.sim
+    wafer = Wafer(getattr(presets, sim.preset.upper()), sim.wafer_seed, sim.dead_fraction,
+                  sim.temperature_k)
+    return ProbedDevice(wafer, chuck.probed, sim.device_index)
+
+
+def build_photonic_device(config: StationConfig) -> Any:
+    """A photodetecting synapse under a fibre (its pose linked to the hexapod by build_bench)."""
+    from labsyn.mock_instruments.optics import PhotonicSynapse
+
+    sim = config.sim
+    return PhotonicSynapse(
+        optimum={axis.upper(): value for axis, value in sim.fibre_optimum.items()},
+        mode_radius_mm=sim.mode_radius_um * 1e-3, wavelength_mm=sim.wavelength_um * 1e-3,
+        device_mode_radius_mm=(None if sim.device_mode_radius_um is None
+                               else sim.device_mode_radius_um * 1e-3),
+        optical_power_w=sim.optical_power_w, responsivity_a_per_w=sim.responsivity_a_per_w,
+        dark_current_a=sim.dark_current_a, leak_resistance=sim.leak_resistance,
+        noise_a=sim.detector_noise_a, seed=sim.wafer_seed)
+
+
+def link_fibre(bench: Any, device: Any, simulators: dict[str, Any]) -> None:
+    """The fibre is on the station's (first) hexapod: the DUT reads its pose at the timeline's
+    time (a reading's instant)."""
+    stages = [s for s in simulators.values() if callable(getattr(s, "pose_at", None))]
+    if stages:
+        device.pose_source = lambda: stages[0].pose_at(bench.timeline.time)
 
 
 def build_bench(config: StationConfig) -> Any:
@@ -36,6 +73,12 @@ def build_bench(config: StationConfig) -> Any:
     for name, inst in config.instruments.items():
         simulator = DRIVERS[inst.driver].simulator_class()(name=name)
         simulators[name] = bench.add_instrument(inst.address, simulator)
+    probers = [simulators[n] for n, inst in config.instruments.items()
+               if DRIVERS[inst.driver].kind == "Prober" and hasattr(simulators[n], "chuck")]
+    if probers and config.sim.device == "rram":
+        dut.device = build_probed_device(config, probers[0].chuck)
+    if config.sim.device == "photonic":
+        link_fibre(bench, dut.device, simulators)
     for terminal, wire in config.terminals.items():
         if isinstance(wire, TerminalWire):
             simulator = simulators[wire.instrument]
