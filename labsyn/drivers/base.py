@@ -38,6 +38,7 @@ class LabsynInstrument(SCPIMixin, Instrument):
         self.clock: Clock = clock or MonotonicClock()
         self.dry_run = False  # static replies (pyvisa-sim): accept the buffer counts they give
         self.safed = threading.Event()  # set by safe_off(): outputs stay off until rearm()
+        self.interlock: Callable[[str], None] | None = None  # set by the station (matrices)
         self._last_command = ""
         try:
             super().__init__(adapter, name, **kwargs)
@@ -161,6 +162,11 @@ class LabsynInstrument(SCPIMixin, Instrument):
     def rearm(self) -> None:
         """Allow outputs again after safe_off() (the engine does this at the start of a run)."""
         self.safed.clear()
+
+    def check_interlock(self, action: str) -> None:
+        """Ask the station's interlock (if any) before `action`; it raises to refuse."""
+        if self.interlock is not None:
+            self.interlock(action)
 
     def require_armed(self, action: str) -> None:
         """Refuse to turn on or drive an output while the safe state holds."""

@@ -122,6 +122,7 @@ class Keithley707B(LabsynInstrument):
         Refuses (LimitError, nothing sent) two inputs on one output, or while safed."""
         wanted = check_crosspoints(self.name, crosspoints, self.inputs, self.outputs)
         self.require_armed("route")
+        self.check_interlock("route")
         with self.lock:
             present = self.closed()
             lines = []

@@ -85,6 +85,7 @@ class KeysightB2200A(LabsynInstrument):
         (LimitError, nothing sent) two inputs on one output, or while safed."""
         wanted = check_crosspoints(self.name, crosspoints, INPUTS, OUTPUTS)
         self.require_armed("route")
+        self.check_interlock("route")
         with self.lock:
             present = self.closed()
             units = []

@@ -65,6 +65,7 @@ class Station:
             for name, inst in config.instruments.items():
                 self.instruments[name] = self._open(name, inst)
             self._set_pulse_loads()
+            self._install_cold_switching()
         except Exception:
             self.close()
             raise
@@ -222,6 +223,21 @@ class Station:
     @property
     def prober(self) -> Any:
         return self.by_kind("Prober")
+
+    def _install_cold_switching(self) -> None:
+        """Matrices switch only while every source is held off (in its safe state)."""
+        for name, inst in self.config.instruments.items():
+            if DRIVERS[inst.driver].kind == "SwitchMatrix":
+                self.instruments[name].interlock = self._require_sources_off
+
+    def _require_sources_off(self, action: str) -> None:
+        live = [name for name, inst in self.config.instruments.items()
+                if DRIVERS[inst.driver].kind in ("SourceMeter", "PulseGenerator")
+                and not self.instruments[name].safed.is_set()]
+        if live:
+            raise InstrumentError("matrix", action, f"relays switch cold only: source(s) "
+                                  f"{', '.join(live)} may be on; use station.route(), which "
+                                  "turns every source off first")
 
     def route(self, connections: dict[str, str]) -> set[tuple[int, int]]:
         """Connect DUT pads to instrument channels through the matrix, in one call: every source

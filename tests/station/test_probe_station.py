@@ -94,3 +94,14 @@ def test_bad_matrix_cabling_is_refused_with_its_key(tmp_path: Path, old: str, ne
     path.write_text(text.replace(old, new))
     with pytest.raises(ConfigError, match=match):
         load_station_config(path)
+
+
+def test_a_relay_is_not_switched_while_a_source_may_be_on(station: Station) -> None:
+    from labsyn.errors import InstrumentError
+
+    station.arm()
+    station.terminal("TE").driver.apply_voltage(0.5, 1e-4)
+    with pytest.raises(InstrumentError, match=r"relays switch cold only: source\(s\) smu"):
+        station.matrix.route({(1, 3)})
+    assert station.matrix.closed() == set()  # nothing closed
+    assert station.route({"TE": "smu.1"}) == {(1, 3)}  # the station turns the source off first
