@@ -23,35 +23,13 @@ from labsyn.errors import InstrumentError, InstrumentReplyError, LimitError
 from .base import LabsynInstrument
 from .capabilities import Crosspoint
 from .keithley_2600 import Keithley2600
+from .matrix_routing import route_crosspoints
 from .validators import check_range, limited
 
 ROWS = "ABCDEFGH"
 COLUMNS = 12
 SLOTS = {"707B": 6, "708B": 1}
 NAME = re.compile(r"^(\d)([A-H])(\d\d)$")
-
-
-def check_crosspoints(instrument: str, crosspoints: Iterable[Crosspoint], inputs: int,
-                      outputs: int) -> set[Crosspoint]:
-    """The crosspoints as a set, each within the matrix; refuses two inputs on one output."""
-    wanted: set[Crosspoint] = set()
-    for point in crosspoints:
-        if not (isinstance(point, tuple) and len(point) == 2):
-            raise LimitError(f"{instrument} crosspoint", point, "an (input, output) pair")
-        for what, value, high in (("input", point[0], inputs), ("output", point[1], outputs)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise LimitError(f"{instrument} crosspoint {what}", value, f"an integer 1 … {high}")
-            if not 1 <= value <= high:
-                raise LimitError(f"{instrument} crosspoint {what}", value, f"1 … {high}")
-        wanted.add((point[0], point[1]))
-    by_output: dict[int, int] = {}
-    for inp, out in sorted(wanted):
-        if out in by_output:
-            raise LimitError(f"{instrument} output {out} tied to inputs", f"{by_output[out]} and "
-                             f"{inp}", "one input per output (two sources are never tied to "
-                             "one pin)")
-        by_output[out] = inp
-    return wanted
 
 
 class Keithley707B(LabsynInstrument):
@@ -120,26 +98,10 @@ class Keithley707B(LabsynInstrument):
     def route(self, crosspoints: set[Crosspoint]) -> set[Crosspoint]:
         """Open every other crosspoint of the card, close these, read back (four transactions).
         Refuses (LimitError, nothing sent) two inputs on one output, or while safed."""
-        wanted = check_crosspoints(self.name, crosspoints, self.inputs, self.outputs)
-        self.require_armed("route")
-        self.check_interlock("route")
-        with self.lock:
-            present = self.closed()
-            lines = []
-            if present - wanted:
-                lines.append(f'channel.open("{self.channel_list(present - wanted)}")')
-            if wanted - present:
-                lines.append(f'channel.close("{self.channel_list(wanted - present)}")')
-            command = "\n".join(lines)
-            if lines:
-                self.write(command)
-            now = self.closed()
-            self.check_errors(command or "route")
-        if now != wanted and not self.dry_run:
-            raise InstrumentError(self.name, command or "route", f"read back closed "
-                                  f"{self.channel_list(now) or 'nothing'}, wanted "
-                                  f"{self.channel_list(wanted) or 'nothing'}")
-        return wanted if self.dry_run else now
+        return route_crosspoints(
+            self, crosspoints, self.inputs, self.outputs,
+            lambda points: f'channel.open("{self.channel_list(points)}")',
+            lambda points: f'channel.close("{self.channel_list(points)}")', "\n")
 
     def open_all(self) -> None:
         """``channel.open("allslots")``, verified by reading back nothing closed."""

@@ -21,7 +21,7 @@ from labsyn.errors import InstrumentError, InstrumentReplyError
 
 from .base import LabsynInstrument
 from .capabilities import Crosspoint
-from .keithley_707b import check_crosspoints
+from .matrix_routing import route_crosspoints
 from .validators import strict_choice
 
 INPUTS, OUTPUTS = 14, 48
@@ -83,25 +83,10 @@ class KeysightB2200A(LabsynInstrument):
     def route(self, crosspoints: set[Crosspoint]) -> set[Crosspoint]:
         """Open every other crosspoint, close these, read back (four transactions). Refuses
         (LimitError, nothing sent) two inputs on one output, or while safed."""
-        wanted = check_crosspoints(self.name, crosspoints, INPUTS, OUTPUTS)
-        self.require_armed("route")
-        self.check_interlock("route")
-        with self.lock:
-            present = self.closed()
-            units = []
-            if present - wanted:
-                units.append(f":OPEN {self.channel_list(present - wanted)}")
-            if wanted - present:
-                units.append(f":CLOS {self.channel_list(wanted - present)}")
-            command = ";".join(units)
-            if units:
-                self.write(command)
-            now = self.closed()
-            self.check_errors(command or "route")
-        if now != wanted and not self.dry_run:
-            raise InstrumentError(self.name, command or "route", f"read back closed "
-                                  f"{self.channel_list(now)}, wanted {self.channel_list(wanted)}")
-        return wanted if self.dry_run else now
+        return route_crosspoints(
+            self, crosspoints, INPUTS, OUTPUTS,
+            lambda points: f":OPEN {self.channel_list(points)}",
+            lambda points: f":CLOS {self.channel_list(points)}", ";")
 
     def open_all(self) -> None:
         """``:OPEN:CARD 0``, verified by reading back nothing closed."""
