@@ -36,7 +36,14 @@ from .keithley_2400_program import (
     train_program,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import Validator, limited, strict_choice, strict_integer_range, strict_range
+from .validators import (
+    Validator,
+    check_source_sequence,
+    limited,
+    strict_choice,
+    strict_integer_range,
+    strict_range,
+)
 
 MODEL = "MODEL 2400"
 IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,1248014,C30   Mar 17 2006 09:29:29/A02  /K/J"
@@ -247,18 +254,10 @@ class Keithley2400(LabsynInstrument):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the 2400's limits; raises before sending."""
-        strict_range("NPLC")(sequence.nplc, (0.01, 10.0))
-        for segment in sequence.segments:
-            name = segment.label or type(segment).__name__
-            strict_range(f"{name} current limit", "A")(segment.current_limit,
-                                                       (MIN_CURRENT_LIMIT, MAX_CURRENT))
-            peak = float(np.max(np.abs(segment.levels)))
-            strict_range(f"{name} level", "V")(peak, (0.0, MAX_VOLTAGE))
-            check_power_envelope(peak, segment.current_limit)
-            if isinstance(segment, Staircase):
-                strict_range(f"{name} dwell", "s")(segment.dwell, (0.0, MAX_SOURCE_DELAY))
-            else:
-                self._check_train(segment, name, sequence.nplc)
+        check_source_sequence(sequence, nplc=(0.01, 10.0),
+                              current_limit=(MIN_CURRENT_LIMIT, MAX_CURRENT),
+                              max_voltage=MAX_VOLTAGE, envelope=check_power_envelope,
+                              max_dwell=MAX_SOURCE_DELAY, check_train=self._check_train)
 
     def _check_train(self, train: PulseTrain, name: str, nplc: float) -> None:
         strict_range(f"{name} pulse width", "s")(train.width, (MIN_PULSE_WIDTH, MAX_SOURCE_DELAY))

@@ -32,7 +32,13 @@ from .keithley_2450_program import (
     triggered_read_duration,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import limited, strict_choice, strict_integer_range, strict_range
+from .validators import (
+    check_source_sequence,
+    limited,
+    strict_choice,
+    strict_integer_range,
+    strict_range,
+)
 
 MAX_VOLTAGE, MAX_CURRENT, MIN_CURRENT_LIMIT = 210.0, 1.05, 1e-9
 HIGH_VOLTAGE, HIGH_VOLTAGE_MAX_CURRENT = 21.0, 0.105
@@ -179,18 +185,10 @@ class Keithley2450(LabsynInstrument):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the 2450's limits; raises before sending."""
-        strict_range("NPLC")(sequence.nplc, (0.01, 10.0))
-        for segment in sequence.segments:
-            name = segment.label or type(segment).__name__
-            strict_range(f"{name} current limit", "A")(segment.current_limit,
-                                                       (MIN_CURRENT_LIMIT, MAX_CURRENT))
-            peak = float(np.max(np.abs(segment.levels)))
-            strict_range(f"{name} level", "V")(peak, (0.0, MAX_VOLTAGE))
-            check_power_envelope(peak, segment.current_limit)
-            if isinstance(segment, Staircase):
-                strict_range(f"{name} dwell", "s")(segment.dwell, (0.0, 1e4))
-            else:
-                self._check_train(segment, name, sequence.nplc)
+        check_source_sequence(sequence, nplc=(0.01, 10.0),
+                              current_limit=(MIN_CURRENT_LIMIT, MAX_CURRENT),
+                              max_voltage=MAX_VOLTAGE, envelope=check_power_envelope,
+                              max_dwell=1e4, check_train=self._check_train)
 
     def _check_train(self, train: PulseTrain, name: str, nplc: float) -> None:
         strict_range(f"{name} pulse width", "s")(train.width, (MIN_PULSE_WIDTH, 1e4))

@@ -27,7 +27,13 @@ from .keithley_2600_script import (
     staircase_script,
 )
 from .sequence import PulseTrain, Sequence, SequenceData, Staircase
-from .validators import limited, strict_choice, strict_integer_range, strict_range
+from .validators import (
+    check_source_sequence,
+    limited,
+    strict_choice,
+    strict_integer_range,
+    strict_range,
+)
 
 MAX_VOLTAGE, MAX_CURRENT = 200.0, 1.5
 MIN_CURRENT_LIMIT, MIN_VOLTAGE_LIMIT = 100e-12, 20e-3
@@ -205,18 +211,10 @@ class Keithley2600Channel(Channel):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the 2636B; raises before anything is sent."""
-        strict_range("NPLC")(sequence.nplc, (MIN_NPLC, MAX_NPLC))
-        for segment in sequence.segments:
-            name = segment.label or type(segment).__name__
-            strict_range(f"{name} current limit", "A")(segment.current_limit,
-                                                       (MIN_CURRENT_LIMIT, MAX_CURRENT))
-            peak = float(np.max(np.abs(segment.levels)))
-            strict_range(f"{name} level", "V")(peak, (0.0, MAX_VOLTAGE))
-            check_power_envelope(peak, segment.current_limit)
-            if isinstance(segment, Staircase):
-                strict_range(f"{name} dwell", "s")(segment.dwell, (0.0, 1e4))
-            else:
-                self._check_train(segment, name, sequence.nplc)
+        check_source_sequence(sequence, nplc=(MIN_NPLC, MAX_NPLC),
+                              current_limit=(MIN_CURRENT_LIMIT, MAX_CURRENT),
+                              max_voltage=MAX_VOLTAGE, envelope=check_power_envelope,
+                              max_dwell=1e4, check_train=self._check_train)
 
     def _check_train(self, train: PulseTrain, name: str, nplc: float) -> None:
         reading = measure_time(nplc, self.parent.line_frequency)

@@ -87,3 +87,25 @@ def limited(getter: Callable[[Any], Any], setter: Callable[[Any, Any], None], lo
             high: float, doc: str) -> property:
     """A property whose setter is range-checked by code (for the meta-test: `.limits`)."""
     return checked(getter, setter, (low, high), doc)
+
+
+def check_source_sequence(sequence: Any, *, nplc: tuple[float, float],
+                          current_limit: tuple[float, float], max_voltage: float,
+                          envelope: Callable[[float, float], None], max_dwell: float,
+                          check_train: Callable[[Any, str, float], None]) -> None:
+    """What every SMU checks of a `Sequence` before sending: NPLC, each segment's compliance,
+    peak level and power envelope, a staircase's dwell; pulse trains go to `check_train`
+    (their timing is the instrument's own)."""
+    from .sequence import Staircase
+
+    strict_range("NPLC")(sequence.nplc, nplc)
+    for segment in sequence.segments:
+        name = segment.label or type(segment).__name__
+        strict_range(f"{name} current limit", "A")(segment.current_limit, current_limit)
+        peak = max(abs(float(v)) for v in segment.levels)
+        strict_range(f"{name} level", "V")(peak, (0.0, max_voltage))
+        envelope(peak, segment.current_limit)
+        if isinstance(segment, Staircase):
+            strict_range(f"{name} dwell", "s")(segment.dwell, (0.0, max_dwell))
+        else:
+            check_train(segment, name, sequence.nplc)
