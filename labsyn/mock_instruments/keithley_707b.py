@@ -34,7 +34,7 @@ from .keithley_2600_tsp import (
     standard_library,
 )
 from .scpi import Reply
-from .sim_instrument import GARBLED
+from .sim_instrument import fault_last_reply
 
 if TYPE_CHECKING:
     from .bench import Bench
@@ -234,15 +234,8 @@ class SimKeithley707B:
     def inject(self, kind: str, error: tuple[int, str]) -> None:
         if kind == "error":
             self.push_error(*error)
-        elif kind == "timeout" and self.output:
-            self.output.pop()
-        elif kind == "garbled" and self.output:
-            self.output[-1] = Reply(GARBLED, self.output[-1].ready_at)
-        elif kind == "truncated" and self.output:
-            data = self.output[-1].data
-            self.output[-1] = Reply(data[: max(1, len(data) // 2)], self.output[-1].ready_at)
-        elif kind == "stale" and self.output:
-            self.output.appendleft(Reply(self._last_reply, self.output[0].ready_at))
+        else:
+            fault_last_reply(self.output, kind, self._last_reply)
 
     def output_state(self) -> dict[str, Any]:
         return {"closed": self.closed_names(), "relay_operations": self.relay_operations}

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .scpi import Reply
+from .sim_instrument import fault_last_reply
 
 if TYPE_CHECKING:
     from .bench import Bench
 
-GARBLED = b"7#k@!~%\n"
 Handler = Callable[[list[str]], "str | None"]
 
 
@@ -138,15 +138,8 @@ class GcsSimInstrument:
     def inject(self, kind: str, error: tuple[int, str]) -> None:
         if kind == "error":
             self.error = error[0]
-        elif kind == "timeout" and self.output:
-            self.output.pop()
-        elif kind == "garbled" and self.output:
-            self.output[-1] = Reply(GARBLED, self.output[-1].ready_at)
-        elif kind == "truncated" and self.output:
-            data = self.output[-1].data
-            self.output[-1] = Reply(data[: max(1, len(data) // 2)], self.output[-1].ready_at)
-        elif kind == "stale" and self.output:
-            self.output.appendleft(Reply(self._last_reply, self.output[0].ready_at))
+        else:
+            fault_last_reply(self.output, kind, self._last_reply)
 
     def output_state(self) -> dict[str, Any]:
         return {}

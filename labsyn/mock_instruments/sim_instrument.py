@@ -110,15 +110,24 @@ class ScpiInstrument(ScpiEngine):
         """Apply an injected fault to what the last message produced."""
         if kind == "error":
             self.status.push(*error)
-        elif kind == "timeout" and self.output:
-            self.output.pop()
-        elif kind == "garbled" and self.output:
-            self.output[-1] = Reply(GARBLED, self.output[-1].ready_at)
-        elif kind == "truncated" and self.output:
-            data = self.output[-1].data
-            self.output[-1] = Reply(data[: max(1, len(data) // 2)], self.output[-1].ready_at)
-        elif kind == "stale" and self.output:
-            self.output.appendleft(Reply(self._last_reply, self.output[0].ready_at))
+        else:
+            fault_last_reply(self.output, kind, self._last_reply)
 
     def output_state(self) -> dict[str, Any]:
         return {}
+
+
+def fault_last_reply(output: Any, kind: str, last_reply: bytes) -> None:
+    """A reply fault on what the last message produced, for any twin's reply queue: timeout
+    drops it, garbled and truncated corrupt it, stale puts the previous reply in front."""
+    if not output:
+        return
+    if kind == "timeout":
+        output.pop()
+    elif kind == "garbled":
+        output[-1] = Reply(GARBLED, output[-1].ready_at)
+    elif kind == "truncated":
+        data = output[-1].data
+        output[-1] = Reply(data[: max(1, len(data) // 2)], output[-1].ready_at)
+    elif kind == "stale":
+        output.appendleft(Reply(last_reply, output[0].ready_at))
