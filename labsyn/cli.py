@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from labsyn import __version__
-from labsyn.commands import add_run_commands
 from labsyn.errors import LabsynError
 
 
@@ -37,6 +37,53 @@ def _sim_serve(args: argparse.Namespace) -> int:
     server = serve_bench(bench, host=args.host, port=args.port)
     run_until_interrupted(server)
     return 0
+
+
+def add_run_commands(commands: Any) -> None:
+    """Register run, runs, export, protocols and demo on the `labsyn` parser."""
+    run = commands.add_parser("run", help="run a protocol on a station")
+    run.add_argument("protocol", help="protocol name (labsyn protocols lists them)")
+    run.add_argument("--station", required=True, help="station YAML file")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="a protocol parameter (repeatable), e.g. --set v_max=3.5")
+    for key in ("wafer", "die", "device"):
+        run.add_argument(f"--{key}", default="", help=f"{key} id stored with the run")
+    _data_option(run)
+    run.set_defaults(handler=_lazy("run_protocol"))
+    runs = commands.add_parser("runs", help="list stored runs and their figures of merit")
+    runs.add_argument("--protocol", help="only this protocol")
+    runs.add_argument("--status", help="only this status (completed, aborted, failed, ...)")
+    runs.add_argument("--last", type=int, default=50, help="show the last N runs")
+    _data_option(runs)
+    runs.set_defaults(handler=_lazy("list_runs"))
+    export = commands.add_parser("export", help="export a run's data")
+    export.add_argument("run", help="run id (or a unique prefix)")
+    export.add_argument("--format", required=True, choices=("csv", "parquet", "qcodes"))
+    export.add_argument("--out", help="destination file (default: <data>/exports/)")
+    _data_option(export)
+    export.set_defaults(handler=_lazy("export_run"))
+    protocols = commands.add_parser("protocols", help="list protocols and their parameters")
+    protocols.add_argument("name", nargs="?", help="one protocol")
+    protocols.set_defaults(handler=_lazy("list_protocols"))
+    demo = commands.add_parser("demo", help="form a simulated device, run I-V loops, report")
+    demo.add_argument("--cycles", type=int, default=5, help="I-V loops after forming")
+    demo.add_argument("--device", type=int, default=0, help="simulated device index (seed)")
+    _data_option(demo)
+    demo.set_defaults(handler=_lazy("_demo"))
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="data directory (default: $LABSYN_DATA or "
+                        "~/.local/share/labsyn)")
+
+
+def _lazy(name: str) -> Any:
+    """A handler in labsyn.commands, imported when the command runs (not for --help or sim)."""
+    def handler(args: argparse.Namespace) -> int:
+        from labsyn import commands
+
+        return int(getattr(commands, name)(args))
+    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -95,44 +95,6 @@ def _bounds(row: Mapping[str, Any]) -> str:
     return " ".join(f"{symbols[k]}{row[k]:g}" for k in symbols if k in row)
 
 
-def add_run_commands(commands: Any) -> None:
-    """Register run, runs, export, protocols and demo on the `labsyn` parser."""
-    run = commands.add_parser("run", help="run a protocol on a station")
-    run.add_argument("protocol", help="protocol name (labsyn protocols lists them)")
-    run.add_argument("--station", required=True, help="station YAML file")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="a protocol parameter (repeatable), e.g. --set v_max=3.5")
-    for key in ("wafer", "die", "device"):
-        run.add_argument(f"--{key}", default="", help=f"{key} id stored with the run")
-    _data_option(run)
-    run.set_defaults(handler=run_protocol)
-    runs = commands.add_parser("runs", help="list stored runs and their figures of merit")
-    runs.add_argument("--protocol", help="only this protocol")
-    runs.add_argument("--status", help="only this status (completed, aborted, failed, ...)")
-    runs.add_argument("--last", type=int, default=50, help="show the last N runs")
-    _data_option(runs)
-    runs.set_defaults(handler=list_runs)
-    export = commands.add_parser("export", help="export a run's data")
-    export.add_argument("run", help="run id (or a unique prefix)")
-    export.add_argument("--format", required=True, choices=("csv", "parquet", "qcodes"))
-    export.add_argument("--out", help="destination file (default: <data>/exports/)")
-    _data_option(export)
-    export.set_defaults(handler=export_run)
-    protocols = commands.add_parser("protocols", help="list protocols and their parameters")
-    protocols.add_argument("name", nargs="?", help="one protocol")
-    protocols.set_defaults(handler=list_protocols)
-    demo = commands.add_parser("demo", help="form a simulated device, run I-V loops, report")
-    demo.add_argument("--cycles", type=int, default=5, help="I-V loops after forming")
-    demo.add_argument("--device", type=int, default=0, help="simulated device index (seed)")
-    _data_option(demo)
-    demo.set_defaults(handler=_demo)
-
-
-def _data_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="data directory (default: $LABSYN_DATA or "
-                        "~/.local/share/labsyn)")
-
-
 def _demo(args: argparse.Namespace) -> int:
     from labsyn.demo import run_demo
 
