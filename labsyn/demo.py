@@ -46,7 +46,7 @@ def run_demo(store: Store, cycles: int = 5, device: int = 0) -> int:
         loaded = store.load(result.run_id)
         units = {c.name: c.unit for c in loaded.columns}
         for path in plot_run(loaded.data, protocol.plots, units, store.root / "reports",
-                             result.run_id, title=f"device {device}"):
+                             result.run_id, title=f"device {device}", fits=result.fits):
             print(f"  {path}")
     print("\nRun files (HDF5, one per run; catalog: labsyn runs --data "
           f"{store.root}):")

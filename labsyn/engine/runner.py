@@ -150,7 +150,8 @@ class Runner:
                 log.error("run %s: storing figures failed: %s", self.run_id, exc)
         self.result = RunResult(self.run_id, self.protocol.name, status, message, figures,
                                 analysis.details if analysis is not None else None,
-                                self._rows, path)
+                                self._rows, path,
+                                analysis.fits if analysis is not None else {})
         self.state = status
         self._notify("on_state", status, message)
         self._notify("on_finish", self.result)

@@ -46,3 +46,4 @@ class RunResult:
     details: Any = None  # the protocol's per-cycle / per-pulse analysis table, if any
     rows: int = 0
     path: str = ""
+    fits: dict[str, Any] = field(default_factory=dict)  # plot name -> fitted curve frame

@@ -67,10 +67,13 @@ class PlotSpec:
 
 @dataclass
 class Analysis:
-    """Figures of merit (to the catalog) and an optional per-cycle table."""
+    """Figures of merit (to the catalog), an optional per-cycle table, and fitted curves to
+    overlay on the plots: `fits[plot name]` holds that spec's x and y columns (and optionally a
+    `label` column, one curve per label)."""
 
     figures: dict[str, Estimate]
     details: pd.DataFrame | None = None
+    fits: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 class Protocol(ABC):

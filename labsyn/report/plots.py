@@ -3,7 +3,7 @@ state, no display needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ MAX_CURVES = 12
 
 
 def plot_run(data: pd.DataFrame, specs: Sequence[Any], units: dict[str, str], dest: Path,
-             stem: str, title: str = "") -> list[Path]:
-    """One PNG per plot spec in `dest`, named `<stem>-<spec.name>.png`; returns the paths."""
+             stem: str, title: str = "", fits: Mapping[str, pd.DataFrame] | None = None
+             ) -> list[Path]:
+    """One PNG per plot spec in `dest`, named `<stem>-<spec.name>.png`, with the analysis's
+    fitted curves for that spec (`fits[spec.name]`) drawn dashed; returns the paths."""
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
     for spec in specs:
@@ -39,18 +41,31 @@ def plot_run(data: pd.DataFrame, specs: Sequence[Any], units: dict[str, str], de
             label = f"{spec.group} {key}" if spec.group else None
             axes.plot(part[spec.x].to_numpy(dtype=float), y, ".-", markersize=2.5,
                       linewidth=0.9, label=label)
+        _overlay(axes, spec, (fits or {}).get(spec.name))
         axes.set_xscale("log" if spec.x_log else "linear")
         axes.set_yscale("log" if spec.y_log else "linear")
         axes.set_xlabel(_label(spec.x, units, False))
         axes.set_ylabel(_label(spec.y, units, spec.abs_y))
         axes.set_title(f"{spec.title}{' — ' + title if title else ''}", fontsize=10)
         axes.grid(True, which="both", alpha=0.3)
-        if spec.group and groups:
+        if (spec.group and groups) or (fits or {}).get(spec.name) is not None:
             axes.legend(fontsize=7, ncols=2)
         path = dest / f"{stem}-{spec.name}.png"
         figure.savefig(path)
         paths.append(path)
     return paths
+
+
+def _overlay(axes: Any, spec: Any, fit: pd.DataFrame | None) -> None:
+    """Fitted curves, dashed black, one per `label` (if the frame has that column)."""
+    if fit is None or not len(fit):
+        return
+    parts = fit.groupby("label", sort=False) if "label" in fit else [("fit", fit)]
+    for label, part in parts:
+        y = part[spec.y].to_numpy(dtype=float)
+        y = np.abs(y) if spec.abs_y else y
+        axes.plot(part[spec.x].to_numpy(dtype=float), y, "--", color="black", linewidth=1.2,
+                  label=str(label))
 
 
 def _label(column: str, units: dict[str, str], absolute: bool) -> str:
