@@ -41,8 +41,9 @@ def _sim_serve(args: argparse.Namespace) -> int:
 
 def add_run_commands(commands: Any) -> None:
     """Register run, runs, export, protocols and demo on the `labsyn` parser."""
-    run = commands.add_parser("run", help="run a protocol on a station")
-    run.add_argument("protocol", help="protocol name (labsyn protocols lists them)")
+    run = commands.add_parser("run", help="run a protocol or a recipe on a station")
+    run.add_argument("protocol", help="protocol name (labsyn protocols lists them) or a "
+                     "recipe file (RECIPE.yaml)")
     run.add_argument("--station", required=True, help="station YAML file")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="a protocol parameter (repeatable), e.g. --set v_max=3.5")

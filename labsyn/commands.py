@@ -21,8 +21,11 @@ def open_store(args: argparse.Namespace) -> Store:
 
 
 def run_protocol(args: argparse.Namespace) -> int:
+    from labsyn.batch.recipe import is_recipe_file
     from labsyn.station import Station
 
+    if is_recipe_file(args.protocol):
+        return run_recipe_file(args)
     protocol = get_protocol(args.protocol)
     params = protocol.parameters(parse_assignments(args.set or []))
     store = open_store(args)
@@ -37,6 +40,36 @@ def run_protocol(args: argparse.Namespace) -> int:
     print(f"run {result.run_id}: {result.status}{': ' + result.message if result.message else ''}")
     print(f"run file: {result.path}")
     return exit_code(result, getattr(runner, "signals_received", []))
+
+
+def run_recipe_file(args: argparse.Namespace) -> int:
+    """`labsyn run RECIPE.yaml`: every step on one device, a summary line per step."""
+    from labsyn.batch import load_recipe, run_recipe
+    from labsyn.errors import ConfigError
+    from labsyn.station import Station
+
+    if args.set:
+        raise ConfigError("--set applies to one protocol; a recipe's parameters are in its "
+                          "steps' params")
+    recipe = load_recipe(args.protocol)
+    store = open_store(args)
+    with Station.open(args.station) as station:
+        result = run_recipe(recipe, station, store=store,
+                            device=DeviceId(args.wafer, args.die, args.device),
+                            sinks=[LogSink(), ProgressBar(label=recipe.name)],
+                            on_step=_print_outcome)
+    verdict = "passed" if result.passed else "aborted" if result.aborted else "did not pass"
+    print(f"recipe {recipe.name}: {verdict}")
+    return 0 if result.passed else EXIT_ABORTED if result.aborted else EXIT_FAILED
+
+
+def _print_outcome(outcome: Any) -> None:
+    run = outcome.result
+    print(f"step {outcome.step} ({outcome.protocol}): {outcome.status}"
+          + (f" — {outcome.reason}" if outcome.reason else "")
+          + (f" [run {run.run_id}]" if run is not None and run.run_id else ""))
+    if run is not None:
+        print_figures(run)
 
 
 def exit_code(result: RunResult, signals: list[int]) -> int:
