@@ -1,5 +1,6 @@
 """Report figures (matplotlib, no GUI backend) from stored runs."""
 
-from .plots import plot_run
+from .page import Panel, report_page
+from .plots import draw_spec, plot_run
 
-__all__ = ["plot_run"]
+__all__ = ["Panel", "draw_spec", "plot_run", "report_page"]

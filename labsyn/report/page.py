@@ -1,0 +1,71 @@
+"""One report page for a device: a panel per run (its main plot with the fit, and its key
+figures of merit), as a PNG and an HTML page that embeds it with the full table of figures."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .plots import draw_spec
+
+FIGURES_PER_PANEL = 5
+
+
+@dataclass
+class Panel:
+    """One run on the page: its data, the plot spec to draw, the fit, its figures of merit."""
+
+    title: str
+    data: pd.DataFrame
+    spec: Any
+    units: Mapping[str, str]
+    fit: pd.DataFrame | None = None
+    figures: Mapping[str, Any] = field(default_factory=dict)
+    shown: Sequence[str] = ()  # figure names printed in the panel (default: the first few)
+
+
+def report_page(panels: Sequence[Panel], dest: Path, stem: str, title: str) -> tuple[Path, Path]:
+    """`<stem>.png` (a grid of panels) and `<stem>.html` in `dest`; returns both paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    columns = 2 if len(panels) > 1 else 1
+    rows = math.ceil(len(panels) / columns)
+    figure = Figure(figsize=(6.2 * columns, 4.3 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(title, fontsize=13)
+    for index, panel in enumerate(panels):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        draw_spec(axes, panel.data, panel.spec, panel.units, panel.fit)
+        axes.set_title(panel.title, fontsize=10)
+        names = list(panel.shown) or list(panel.figures)[:FIGURES_PER_PANEL]
+        text = "\n".join(f"{n}: {panel.figures[n]}" for n in names if n in panel.figures)
+        if text:
+            axes.text(0.02, 0.98, text, transform=axes.transAxes, fontsize=7, va="top",
+                      ha="left", family="monospace",
+                      bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+    png = dest / f"{stem}.png"
+    figure.savefig(png)
+    page = dest / f"{stem}.html"
+    page.write_text(_html(panels, png.name, title))
+    return png, page
+
+
+def _html(panels: Sequence[Panel], image: str, title: str) -> str:
+    rows = []
+    for panel in panels:
+        for name, estimate in panel.figures.items():
+            rows.append(f"<tr><td>{html.escape(panel.title)}</td><td>{html.escape(name)}</td>"
+                        f"<td>{html.escape(str(estimate))}</td></tr>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+            "collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:90%}</style>"
+            f"</head><body><h1>{html.escape(title)}</h1><img src='{html.escape(image)}' "
+            "style='max-width:100%'><h2>Figures of merit</h2><table><tr><th>run</th>"
+            f"<th>figure</th><th>value</th></tr>{''.join(rows)}</table></body></html>\n")
