@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from labsyn.analysis import DRY_RUN_REASON
+from labsyn.batch import load_recipe
 from labsyn.cli import main
+from labsyn.demo import demo_recipe_path
 from labsyn.store import Store
 from tests.engine.served import environment
 
@@ -40,20 +42,23 @@ def test_demo_forms_a_device_runs_loops_and_leaves_loadable_run_files(tmp_path: 
         done = labsyn("demo", "--data", str(tmp_path / "data"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    v_form = re.search(r"V_form\s+([\d.]+) ± ([\d.]+) V", out)
+    v_form = re.search(r"^\s+v_form\s+([\d.]+) ± ([\d.]+) V", out, re.M)
     assert v_form and 1.5 < float(v_form.group(1)) < 4.0
-    for label in ("V_set", "V_reset", "on/off"):
-        assert re.search(rf"^\s+{re.escape(label)}\s+-?[\d.]+ ±", out, re.M), label
+    for label in ("v_set", "v_reset", "on_off"):
+        assert re.search(rf"^\s+{label}\s+-?[\d.]+ ±", out, re.M), label
     store = Store(tmp_path / "data")
     runs = store.runs()
-    assert list(runs["protocol"]) == ["forming", "iv-sweep"]
-    assert list(runs["status"]) == ["completed", "completed"]
-    iv = store.load(runs["run_id"].iloc[1])
+    steps = [step.protocol for step in load_recipe(demo_recipe_path()).steps]
+    assert list(runs["protocol"]) == steps
+    assert set(runs["status"]) == {"completed"}
+    iv = store.load(runs[runs["protocol"] == "iv-sweep"]["run_id"].iloc[0])
     assert isinstance(iv.data, pd.DataFrame) and sorted(iv.data["cycle"].unique()) == [1, 2, 3,
                                                                                      4, 5]
-    for path in re.findall(r"^\s+(/\S+\.(?:png|h5))$", out, re.M):
+    paths = re.findall(r"^\s+(/\S+\.(?:png|h5|html))$", out, re.M)
+    assert any(p.endswith("demo-device-0.png") for p in paths)
+    for path in paths:
         assert Path(path).stat().st_size > 1000, path
-    assert float(runs["on_off"].iloc[1]) > 5
+    assert float(runs[runs["protocol"] == "iv-sweep"]["on_off"].iloc[0]) > 5
 
 
 def test_run_then_runs_then_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,6 +106,16 @@ class Recipe:
 
     def step(self, name: str) -> RecipeStep:
         return next(s for s in self.steps if s.name == name)
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Recipe:
+        """A copy with `overrides[step name]` merged into that step's parameters."""
+        names = [s.name for s in self.steps]
+        for name in overrides:
+            if name not in names:
+                raise ConfigError(f"{self.source}: no step named {name!r} to override; "
+                                  f"steps: {', '.join(names)}")
+        return replace(self, steps=tuple(
+            replace(s, params={**s.params, **overrides.get(s.name, {})}) for s in self.steps))
 
 
 def is_recipe_file(argument: str) -> bool:

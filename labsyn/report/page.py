@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .plots import draw_spec
 
-FIGURES_PER_PANEL = 5
+FIGURES_PER_PANEL = 8
 
 
 @dataclass
@@ -37,19 +37,23 @@ def report_page(panels: Sequence[Panel], dest: Path, stem: str, title: str) -> t
     dest.mkdir(parents=True, exist_ok=True)
     columns = 2 if len(panels) > 1 else 1
     rows = math.ceil(len(panels) / columns)
-    figure = Figure(figsize=(6.2 * columns, 4.3 * rows), dpi=100, layout="constrained")
+    figure = Figure(figsize=(6.2 * columns, 5.2 * rows), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(title, fontsize=13)
+    grid = figure.add_gridspec(rows, columns)
     for index, panel in enumerate(panels):
-        axes = figure.add_subplot(rows, columns, index + 1)
+        cell = grid[index // columns, index % columns].subgridspec(2, 1, height_ratios=(4, 1))
+        axes = figure.add_subplot(cell[0])
         draw_spec(axes, panel.data, panel.spec, panel.units, panel.fit)
         axes.set_title(panel.title, fontsize=10)
         names = list(panel.shown) or list(panel.figures)[:FIGURES_PER_PANEL]
-        text = "\n".join(f"{n}: {panel.figures[n]}" for n in names if n in panel.figures)
-        if text:
-            axes.text(0.02, 0.98, text, transform=axes.transAxes, fontsize=7, va="top",
-                      ha="left", family="monospace",
-                      bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+        lines = [f"{n}: {panel.figures[n]}" for n in names if n in panel.figures]
+        notes = figure.add_subplot(cell[1])
+        notes.axis("off")
+        half = (len(lines) + 1) // 2
+        for column, chunk in enumerate((lines[:half], lines[half:])):
+            notes.text(0.5 * column, 1.0, "\n".join(chunk), transform=notes.transAxes,
+                       fontsize=8, va="top", ha="left", family="monospace")
     png = dest / f"{stem}.png"
     figure.savefig(png)
     page = dest / f"{stem}.html"

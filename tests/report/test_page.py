@@ -45,6 +45,6 @@ def test_the_page_has_a_panel_per_run_and_every_figure_in_its_table(tmp_path: Pa
     panels = [Panel(f"run {i}", data(), SPEC, {"t": "s"}, figures=figures) for i in range(3)]
     png, page = report_page(panels, tmp_path, "device-0", "Device 0")
     width, height = Image.open(png).size
-    assert width == 1240 and height == 860  # 2 columns x 2 rows of 6.2 x 4.3 in at 100 dpi
+    assert width == 1240 and height == 1040  # 2 columns x 2 rows of 6.2 x 5.2 in, 100 dpi
     text = page.read_text()
     assert text.count("<tr><td>run ") == 6 and "no pairs" in text and "device-0.png" in text
