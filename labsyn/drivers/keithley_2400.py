@@ -35,7 +35,7 @@ from .keithley_2400_program import (
     staircase_program,
     train_program,
 )
-from .sequence import PulseTrain, Sequence, SequenceData, Staircase
+from .sequence import PulseTrain, Sequence, SequenceData, Staircase, refuse_pulse_sampling
 from .validators import (
     Validator,
     check_source_sequence,
@@ -254,6 +254,7 @@ class Keithley2400(LabsynInstrument):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the 2400's limits; raises before sending."""
+        refuse_pulse_sampling(sequence, "Keithley 2400")
         check_source_sequence(sequence, nplc=(0.01, 10.0),
                               current_limit=(MIN_CURRENT_LIMIT, MAX_CURRENT),
                               max_voltage=MAX_VOLTAGE, envelope=check_power_envelope,

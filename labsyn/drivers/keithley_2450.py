@@ -22,6 +22,7 @@ from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keithley_2450_program import (
     LIST_MAX_POINTS,
     MAX_MESSAGE_BYTES,
+    check_pulse_top,
     instrument_pieces,
     measure_time,
     pulse_train_commands,
@@ -108,6 +109,7 @@ class Keithley2450(LabsynInstrument):
         ":SOUR:VOLT:ILIM:TRIP?", "Get whether the current limit is in force.", cast=bool)
 
     init_exchanges: ClassVar[list[tuple[str, str | None]]] = [("*LANG?", "SCPI")]  # for tests
+    samples_pulse_top: ClassVar[bool] = True  # PulseTrain.measure_pulse runs instrument-side
 
     def __init__(self, adapter: Any, name: str = "Keithley 2450", **kwargs: Any) -> None:
         kwargs.setdefault("read_termination", "\n")
@@ -197,6 +199,7 @@ class Keithley2450(LabsynInstrument):
             if train.read_level is not None else 0.0)
         strict_range(f"{name} period", "s")(train.period, (minimum, 1e5))
         strict_integer_range(f"{name} pulse count")(train.points, (1, 1_048_575))
+        check_pulse_top(train, name, nplc, self.line_frequency)
 
     @property
     def line_frequency(self) -> float:
@@ -228,10 +231,10 @@ class Keithley2450(LabsynInstrument):
             names = (f"labsynW{self._token}", f"labsynR{self._token}")
             commands = [":OUTP OFF"] + [f':SOUR:CONF:LIST:DEL "{n}"' for n in names
                                         if n in self._lists]
-            commands += pulse_train_commands(piece, nplc, names)
+            commands += pulse_train_commands(piece, nplc, names, self.line_frequency)
             self._lists.update(names)
             duration = train_duration(piece)
-            expected = piece.points if piece.read_level is not None else 0
+            expected = piece.readings
         with self.lock:
             if self.safed.is_set() or (should_abort is not None and should_abort()):
                 data = SequenceData.empty()
@@ -244,6 +247,8 @@ class Keithley2450(LabsynInstrument):
             self.write(":INIT")
         aborted, count = self._wait_idle(start + duration, should_abort)
         data = self._fetch(index, start, piece.label, count)
+        if isinstance(piece, PulseTrain):
+            data.pulse_top = piece.pulse_top_rows(len(data))
         if stopped_on_limit(piece, data):
             expected = len(data)
         if not aborted and len(data) != expected and not self.dry_run:

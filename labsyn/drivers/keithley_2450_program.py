@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from labsyn.errors import LimitError
+
 from .sequence import PulseTrain, SequenceData, Staircase
 
 LIST_VALUES_PER_COMMAND = 100
@@ -48,11 +50,30 @@ def staircase_commands(step: Staircase, nplc: float, line_frequency: float
     return commands, step.points * (delay + reading)
 
 
-def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str]) -> list[str]:
+def pulse_top_delay(train: PulseTrain, nplc: float, line_frequency: float) -> float:
+    """Delay from a pulse's start to its pulse-top reading, so the reading ends with the pulse;
+    negative when the pulse is shorter than one reading."""
+    return train.width - measure_time(nplc, line_frequency, autozero=False)
+
+
+def check_pulse_top(train: PulseTrain, name: str, nplc: float, line_frequency: float) -> None:
+    """A pulse-top sampled train's pulses must hold one whole reading at `nplc`."""
+    if train.measure_pulse and pulse_top_delay(train, nplc, line_frequency) < 0:
+        needed = measure_time(nplc, line_frequency, autozero=False)
+        raise LimitError(f"{name} pulse width", f"{train.width:g} s",
+                         f"≥ {needed:g} s to measure inside the pulse (pulse-top sampling) at "
+                         f"NPLC {nplc:g} on a {line_frequency:g} Hz line; lengthen the pulse or "
+                         "lower the NPLC")
+
+
+def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str],
+                         line_frequency: float = 50.0) -> list[str]:
     """A timer-paced trigger model: write pulse, then a read at `read_level`, N times.
 
     Config list W holds one index per pulse (stepped with NEXT), or one index recalled for every
-    pulse when all are identical; R holds (read, base).
+    pulse when all are identical; R holds (read, base). With `measure_pulse` the pulse's
+    constant delay is cut to `pulse_top_delay` and a MEASURE block fills the rest of the pulse
+    (the pulse keeps its width); `line_frequency` sets that reading's length.
     """
     write_list, read_list = (f'"{n}"' for n in names)
     peak = max(abs(v) for v in train.levels)
@@ -78,9 +99,12 @@ def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str])
               "NOT {n}, 1"]
     loop = len(blocks) + 1
     recall = f"CONF:REC {{n}}, {write_list}, 1" if identical else f"CONF:NEXT {{n}}, {write_list}"
-    blocks += ["WAIT {n}, TIM1",
-               recall,
-               f"DEL:CONS {{n}}, {train.width:.9g}"]
+    blocks += ["WAIT {n}, TIM1", recall]
+    if train.measure_pulse:
+        blocks += [f"DEL:CONS {{n}}, {pulse_top_delay(train, nplc, line_frequency):.9g}",
+                   f"MEAS {{n}}, {BUFFER}"]
+    else:
+        blocks.append(f"DEL:CONS {{n}}, {train.width:.9g}")
     if train.read_level is not None:
         blocks += [f"CONF:REC {{n}}, {read_list}, 1",
                    f"DEL:CONS {{n}}, {train.read_delay:.9g}",

@@ -26,7 +26,7 @@ from .keithley_2600_script import (
     read_message,
     staircase_script,
 )
-from .sequence import PulseTrain, Sequence, SequenceData, Staircase
+from .sequence import PulseTrain, Sequence, SequenceData, Staircase, refuse_pulse_sampling
 from .validators import (
     check_source_sequence,
     limited,
@@ -211,6 +211,7 @@ class Keithley2600Channel(Channel):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the 2636B; raises before anything is sent."""
+        refuse_pulse_sampling(sequence, "Keithley 2600")
         check_source_sequence(sequence, nplc=(MIN_NPLC, MAX_NPLC),
                               current_limit=(MIN_CURRENT_LIMIT, MAX_CURRENT),
                               max_voltage=MAX_VOLTAGE, envelope=check_power_envelope,

@@ -27,7 +27,7 @@ from .keysight_b1500_program import (
     pulse_pieces,
     staircase_pieces,
 )
-from .sequence import Sequence, SequenceData, Staircase
+from .sequence import Sequence, SequenceData, Staircase, refuse_pulse_sampling
 from .validators import checked, strict_choice, strict_range
 
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ class B1500SMU(Channel):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Levels, compliance, timing and list sizes against this SMU; raises before sending."""
+        refuse_pulse_sampling(sequence, "Keysight B1500")
         smu = self._smu()
         adc_setting(sequence.nplc)
         for segment in sequence.segments:

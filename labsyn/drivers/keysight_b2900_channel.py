@@ -40,7 +40,7 @@ from .keysight_b2900_program import (
     stopped_on_limit,
     up_to,
 )
-from .sequence import PulseTrain, Sequence, SequenceData, Staircase
+from .sequence import PulseTrain, Sequence, SequenceData, Staircase, refuse_pulse_sampling
 from .validators import limited, strict_choice, strict_integer_range, strict_range
 
 if TYPE_CHECKING:
@@ -231,6 +231,7 @@ class B2900Channel(Channel):
 
     def check_sequence(self, sequence: Sequence) -> None:
         """Every level, limit and timing against the B2900's limits; raises before sending."""
+        refuse_pulse_sampling(sequence, "Keysight B2900")
         check_nplc(sequence.nplc)
         for segment in sequence.segments:
             name = segment.label or type(segment).__name__

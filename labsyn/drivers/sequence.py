@@ -65,6 +65,10 @@ class PulseTrain:
     """Pulses of `width` s every `period` s from `base`; optionally a read after each pulse.
 
     The read sits at `read_level` from `read_delay` s after the pulse ends, measured once.
+    With `measure_pulse` the instrument also measures once inside each pulse, the reading
+    ending with the pulse (pulse-top sampling, for the current at the pulse voltage): each pulse
+    then yields its pulse-top row, then its read row (see `SequenceData.pulse_top`). An SMU that
+    cannot do it refuses the train in `check_sequence` (`refuse_pulse_sampling`).
     """
 
     amplitudes: tuple[float, ...]
@@ -75,6 +79,7 @@ class PulseTrain:
     read_level: float | None = None
     read_delay: float = 0.0
     label: str = ""
+    measure_pulse: bool = False
 
     def __post_init__(self) -> None:
         name = self.label or "pulse train"
@@ -99,6 +104,22 @@ class PulseTrain:
     @property
     def points(self) -> int:
         return len(self.amplitudes)
+
+    @property
+    def rows_per_pulse(self) -> int:
+        """Readings each pulse stores: its pulse-top sample and its read, as asked."""
+        return int(self.measure_pulse) + int(self.read_level is not None)
+
+    @property
+    def readings(self) -> int:
+        return self.points * self.rows_per_pulse
+
+    def pulse_top_rows(self, count: int) -> np.ndarray:
+        """Which of the first `count` rows the train stores are pulse-top samples."""
+        pattern = [True] * self.measure_pulse + [False] * (self.read_level is not None)
+        if not pattern:
+            return np.zeros(count, bool)
+        return np.resize(np.asarray(pattern, bool), count)
 
     @property
     def levels(self) -> tuple[float, ...]:
@@ -136,7 +157,12 @@ def bipolar_loop(v_set: float, v_reset: float, step: float, dwell: float, set_li
 
 @dataclass
 class SequenceData:
-    """What a sequence measured: one row per measure event."""
+    """What a sequence measured: one row per measure event, in the order they were taken.
+
+    `pulse_top[i]` is True when row i was measured inside a pulse (a `PulseTrain` with
+    `measure_pulse`), False for every read and staircase reading; such a train's rows alternate
+    pulse-top, read (pulse-top only without `read_level`). Built without it, no row is one.
+    """
 
     segment: np.ndarray
     time: np.ndarray
@@ -145,6 +171,12 @@ class SequenceData:
     limited: np.ndarray
     aborted: bool = False
     labels: list[str] = field(default_factory=list)
+    pulse_top: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.pulse_top is None:
+            self.pulse_top = np.zeros(len(self.time), bool)
+        self.pulse_top = np.asarray(self.pulse_top, bool)
 
     @classmethod
     def empty(cls) -> SequenceData:
@@ -157,7 +189,23 @@ class SequenceData:
         return cls(*(np.concatenate([getattr(p, name) for p in parts])
                      for name in ("segment", "time", "source", "current", "limited")),
                    aborted=aborted or any(p.aborted for p in parts),
-                   labels=[label for p in parts for label in p.labels])
+                   labels=[label for p in parts for label in p.labels],
+                   pulse_top=np.concatenate([p.pulse_top for p in parts]))
+
+    def rows(self, mask: np.ndarray) -> SequenceData:
+        """The rows where `mask` holds (e.g. ``~data.pulse_top``: the reads alone)."""
+        return SequenceData(self.segment[mask], self.time[mask], self.source[mask],
+                            self.current[mask], self.limited[mask], self.aborted,
+                            list(self.labels), self.pulse_top[mask])
 
     def __len__(self) -> int:
         return len(self.time)
+
+
+def refuse_pulse_sampling(sequence: Sequence, model: str) -> None:
+    """For SMUs that cannot measure inside a pulse: refuse a train asking for it, naming it."""
+    for segment in sequence.segments:
+        if isinstance(segment, PulseTrain) and segment.measure_pulse:
+            raise LimitError(f"{segment.label or 'pulse train'} pulse-top sampling", "requested",
+                             f"off — pulse-top sampling is not supported on {model} (a Keithley "
+                             "2450 can sample)")

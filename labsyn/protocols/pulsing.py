@@ -1,7 +1,14 @@
 """Write pulses and read after each, whatever the station wires to TE: one SMU playing the
 whole train instrument-side, or a pulse generator writing with an SMU on BE reading (linked by a
 trigger cable). Protocols state amplitudes as the voltage the device sees (open circuit); the
-path converts them to programmed levels and checks every limit before anything is sent."""
+path converts them to programmed levels and checks every limit before anything is sent.
+
+Pulse-top sampling (`WriteRead.sample_pulse`, for the energy per pulse E ≈ V·I_pulse·t_pw): the
+SMU also measures once inside each pulse, the reading ending with the pulse. Only an SMU writing
+the pulse itself can (`PulsePath.can_sample_pulse`); on a pulser+SMU path the pulse generator
+measures nothing, so the train runs unsampled and `PulseReads.pulse_current` is None (a protocol
+asking for energy degrades to "not measured" rather than failing on such a station). An SMU whose
+driver cannot sample refuses the train in `check`, naming the SMU."""
 
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ class WriteRead:
     compliance: float
     nplc: float = 0.01
     label: str = "write-read"
+    sample_pulse: bool = False
 
     @property
     def pulses(self) -> int:
@@ -48,6 +56,8 @@ class PulseReads:
     current: np.ndarray  # A, read current TE → BE
     limited: np.ndarray  # the read was in compliance
     aborted: bool = False
+    pulse_current: np.ndarray | None = None  # A at the pulse voltage, end of each pulse
+    pulse_voltage: np.ndarray | None = None  # V the SMU measured at its output then
 
     def __len__(self) -> int:
         return len(self.current)
@@ -77,6 +87,13 @@ class PulsePath:
             what = "ground" if self.binding.grounded else type(driver).__name__
             raise ConfigError(f"{protocol} needs a source-measure unit or a pulse generator on "
                               f"{terminal}; the station wires {terminal} to {what}")
+
+    @property
+    def can_sample_pulse(self) -> bool:
+        """Whether this path measures the current inside its pulses (an SMU that writes them
+        and whose driver runs pulse-top sampling)."""
+        return self.kind == "smu" and bool(getattr(self.binding.driver, "samples_pulse_top",
+                                                   False))
 
     @property
     def min_width(self) -> float:
@@ -117,7 +134,8 @@ class PulsePath:
     def _sequence(self, train: WriteRead) -> Sequence:
         pulses = PulseTrain(tuple(float(a) for a in train.amplitudes), train.width, train.period,
                             train.compliance, read_level=train.read_level,
-                            read_delay=train.read_delay, label=train.label)
+                            read_delay=train.read_delay, label=train.label,
+                            measure_pulse=train.sample_pulse)
         return Sequence(self.terminal, (pulses,), train.nplc)
 
     def run(self, train: WriteRead, should_abort: AbortCheck | None = None) -> PulseReads:
@@ -125,7 +143,7 @@ class PulsePath:
         self.check(train)
         if self.kind == "smu":
             data = self.binding.driver.run(self._sequence(train), should_abort)
-            return _reads(np.asarray(train.amplitudes, dtype=float)[:len(data)], data)
+            return _reads(np.asarray(train.amplitudes, dtype=float), data, train.sample_pulse)
         parts: list[PulseReads] = []
         for amplitude, run in groupby(train.amplitudes):  # one linked train per identical run
             count = len(list(run))
@@ -140,10 +158,16 @@ class PulsePath:
         return _joined(parts)
 
 
-def _reads(amplitude: np.ndarray, data: SequenceData) -> PulseReads:
-    n = min(len(amplitude), len(data))  # a dry run's static buffer may hold more rows
-    return PulseReads(amplitude[:n], data.time[:n], data.source[:n], data.current[:n],
-                      data.limited[:n].astype(bool), data.aborted)
+def _reads(amplitude: np.ndarray, data: SequenceData, sampled: bool = False) -> PulseReads:
+    """One row per pulse with its read; a pulse-top sample without its read (abort) is dropped."""
+    tops, reads = data.rows(data.pulse_top), data.rows(~data.pulse_top)
+    n = min(len(amplitude), len(reads))  # a dry run's static buffer may hold more rows
+    pulse_current = pulse_voltage = None
+    if sampled:
+        n = min(n, len(tops))
+        pulse_current, pulse_voltage = tops.current[:n], tops.source[:n]
+    return PulseReads(amplitude[:n], reads.time[:n], reads.source[:n], reads.current[:n],
+                      reads.limited[:n].astype(bool), data.aborted, pulse_current, pulse_voltage)
 
 
 def _joined(parts: list[PulseReads]) -> PulseReads:

@@ -134,3 +134,34 @@ def test_safe_off_reports_an_output_that_stays_on() -> None:
 def test_in_range_settings_send_one_command(name: str, value: object, command: str) -> None:
     with driver([(command, None)]) as smu:
         setattr(smu, name, value)
+
+
+def sampled_blocks(width: float, nplc: float = 0.01) -> list[str]:
+    from labsyn.drivers.keithley_2450_program import pulse_train_commands
+    from labsyn.drivers.sequence import PulseTrain
+
+    train = PulseTrain.identical(1.0, 3, width, 5e-3, 1e-3, read_level=0.1, read_delay=1e-3,
+                                 measure_pulse=True)
+    return pulse_train_commands(train, nplc, ("W", "R"), 50.0)[-1].split(";")
+
+
+def test_pulse_top_sampling_measures_inside_the_pulse_which_keeps_its_width() -> None:
+    measure = 0.01 / 50 + 250e-6  # NPLC 0.01 at 50 Hz, no autozero, plus processing
+    blocks = sampled_blocks(2e-3)
+    start = blocks.index(":TRIG:BLOC:WAIT 6, TIM1")
+    assert blocks[start:start + 8] == [
+        ":TRIG:BLOC:WAIT 6, TIM1", ':TRIG:BLOC:CONF:REC 7, "W", 1',
+        f":TRIG:BLOC:DEL:CONS 8, {2e-3 - measure:.9g}", ':TRIG:BLOC:MEAS 9, "defbuffer1"',
+        ':TRIG:BLOC:CONF:REC 10, "R", 1', ":TRIG:BLOC:DEL:CONS 11, 0.001",
+        ':TRIG:BLOC:MEAS 12, "defbuffer1"', ':TRIG:BLOC:CONF:REC 13, "R", 2']
+    assert ":TRIG:BLOC:BRAN:COUN 14, 3, 6" in blocks
+
+
+def test_a_pulse_shorter_than_its_pulse_top_reading_is_refused_before_sending() -> None:
+    from labsyn.drivers.sequence import PulseTrain
+    from labsyn.errors import LimitError
+
+    train = PulseTrain.identical(1.0, 3, 1e-3, 10e-3, 1e-3, read_level=0.1, measure_pulse=True)
+    with driver([(":SYST:LFR?", "50")]) as smu:  # nothing else may be sent
+        with pytest.raises(LimitError, match=r"pulse width = '0\.001 s'.*≥ 0\.00225 s.*NPLC 0\.1"):
+            smu.run(Sequence("TE", (train,), nplc=0.1))

@@ -159,3 +159,29 @@ def test_back_to_back_steps_read_back_their_own_level(resistor_rig) -> None:  # 
     data = resistor_rig.smu.run(Sequence("TE", (ramp,), nplc=0.01))
     assert np.allclose(data.source, ramp.levels)
     assert np.allclose(data.current, np.asarray(ramp.levels) / 10e3, rtol=1e-3, atol=1e-9)
+
+
+def test_pulse_top_sampling_reads_the_current_at_each_pulse_level(resistor_rig: Rig) -> None:
+    amplitudes = (1.0, 2.0, 1.5, -1.0)
+    kwargs = {"read_level": 0.1, "read_delay": 1e-3}
+    sampled = PulseTrain(amplitudes, 1e-3, 5e-3, 1e-3, measure_pulse=True, **kwargs)
+    data = resistor_rig.smu.run(Sequence("TE", (sampled,), nplc=0.01))
+    assert list(data.pulse_top) == [True, False] * 4
+    top, read = data.rows(data.pulse_top), data.rows(~data.pulse_top)
+    assert top.current == pytest.approx(np.asarray(amplitudes) / 10e3, rel=1e-3)
+    assert top.source == pytest.approx(amplitudes)
+    assert read.current == pytest.approx([0.1 / 10e3] * 4, rel=1e-3)
+    reading = 0.01 / 50 + 250e-6
+    assert read.time - top.time == pytest.approx([1e-3 + reading] * 4, abs=1e-9)
+    plain = resistor_rig.smu.run(Sequence("TE", (PulseTrain(amplitudes, 1e-3, 5e-3, 1e-3,
+                                                             **kwargs),), nplc=0.01))
+    assert not plain.pulse_top.any() and len(plain) == 4
+    assert plain.current == pytest.approx(read.current, rel=1e-3)
+    assert np.diff(plain.time) == pytest.approx(np.diff(read.time), abs=1e-9)
+
+
+def test_pulse_top_sampling_without_reads_stores_one_row_per_pulse(resistor_rig: Rig) -> None:
+    train = PulseTrain.identical(0.5, 6, 1e-3, 3e-3, 1e-3, measure_pulse=True)
+    data = resistor_rig.smu.run(Sequence("TE", (train,), nplc=0.01))
+    assert len(data) == 6 and data.pulse_top.all()
+    assert data.current == pytest.approx([0.5 / 10e3] * 6, rel=1e-3)

@@ -68,3 +68,13 @@ def test_point_by_point_costs_at_least_two_transactions_a_pulse(smu: Any) -> Non
         smu.measure()
     smu.adapter.write = original
     assert len(writes) >= 2 * 50 * 2
+
+
+def test_pulse_top_sampling_keeps_1000_pulses_within_5_transactions(smu: Any) -> None:
+    plain = train((1.0,) * 1000)
+    (segment,) = plain.segments
+    sampled = Sequence("TE", (PulseTrain(segment.amplitudes, 1e-3, 5e-3, 1e-3, read_level=0.1,
+                                         read_delay=1e-3, measure_pulse=True),), nplc=0.01)
+    transactions, rows = count_transactions(smu, sampled)
+    assert rows == 2000
+    assert transactions == count_transactions(smu, plain)[0] <= 5

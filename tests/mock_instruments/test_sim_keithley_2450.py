@@ -115,3 +115,34 @@ def test_trigger_model_pulse_train_from_the_reference_recipe(smu) -> None:  # ty
     assert data[1::3] == pytest.approx([0.1] * 5)
     assert [round(b - a, 6) for a, b in zip(data[2:-3:3], data[5::3], strict=True)] == [0.01] * 4
     assert inst.query(":OUTP?") == "0"
+
+
+def test_a_measure_block_inside_a_pulse_reads_the_current_at_the_pulse_level(smu) -> None:  # type: ignore[no-untyped-def]
+    """Pulse-top sampling: DELAY then MEASURE fill the pulse; the reading ends with it."""
+    _, inst = smu
+    for command in [
+        ":SOUR:FUNC VOLT;:SOUR:VOLT:ILIM 1e-2;:SOUR:VOLT:DEL:AUTO OFF;:SOUR:VOLT:DEL 0",
+        ":SENS:CURR:NPLC 0.01;:SENS:CURR:AZER OFF",
+        ':SOUR:CONF:LIST:CRE "PT"', ':SOUR:VOLT 0.8;:SOUR:CONF:LIST:STOR "PT"',
+        ':SOUR:VOLT 0.1;:SOUR:CONF:LIST:STOR "PT"', ':SOUR:VOLT 0;:SOUR:CONF:LIST:STOR "PT"',
+        ":TRIG:TIM1:STAT OFF;:TRIG:TIM1:DEL 0.01;:TRIG:TIM1:COUN 3;:TRIG:TIM1:STAR:STIM NOT1",
+        ":TRIG:TIM1:STAR:GEN OFF;:TRIG:TIM1:STAT ON", ':TRIG:LOAD "Empty"',
+        ':TRIG:BLOC:BUFF:CLE 1, "defbuffer1";:TRIG:BLOC:CONF:REC 2, "PT", 3',
+        ":TRIG:BLOC:SOUR:STAT 3, ON;:TRIG:BLOC:NOT 4, 1;:TRIG:BLOC:WAIT 5, TIM1",
+        ':TRIG:BLOC:CONF:REC 6, "PT", 1;:TRIG:BLOC:DEL:CONS 7, 0.00155',
+        ':TRIG:BLOC:MEAS 8, "defbuffer1";:TRIG:BLOC:CONF:REC 9, "PT", 2',
+        ':TRIG:BLOC:DEL:CONS 10, 0.001;:TRIG:BLOC:MEAS 11, "defbuffer1"',
+        ':TRIG:BLOC:CONF:REC 12, "PT", 3;:TRIG:BLOC:BRAN:COUN 13, 3, 5',
+        ":TRIG:BLOC:SOUR:STAT 14, OFF", ":INIT"]:
+        inst.write(command)
+    assert inst.query("*OPC?") == "1"
+    assert errors(inst) == []
+    data = [float(v) for v in inst.query(":TRAC:DATA? 1, 6, 'defbuffer1', READ, SOUR, REL")
+            .split(",")]
+    assert data[0::6] == pytest.approx([0.8e-3] * 3, rel=1e-3)  # 0.8 V on 1 kΩ
+    assert data[1::6] == pytest.approx([0.8] * 3)
+    assert data[3::6] == pytest.approx([0.1e-3] * 3, rel=1e-3)
+    pulse_end = [t - 0.01 * k for k, t in enumerate(data[2::6])]  # 2 ms after each timer event
+    assert pulse_end == pytest.approx([pulse_end[0]] * 3, abs=1e-9)
+    assert [b - a for a, b in zip(data[2::6], data[5::6], strict=True)] == pytest.approx(
+        [1e-3 + 0.01 / 50 + 250e-6] * 3, abs=1e-9)
