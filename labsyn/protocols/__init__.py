@@ -13,6 +13,7 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
     "forming": ("labsyn.protocols.forming", "Forming"),
     "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
     "align": ("labsyn.protocols.align", "Align"),
+    "stdp": ("labsyn.protocols.stdp", "STDP"),
 }
 
 

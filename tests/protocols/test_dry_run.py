@@ -15,6 +15,7 @@ PYVISA_SIM = STATIONS / "keithley_2450_pyvisa_sim.yaml"
     ("forming", {}),
     ("forming", {"v_max": 0.06, "read_voltage": 0.05}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0}),
+    ("stdp", {"points": 3}),
 ])
 def test_protocols_run_clean_on_stock_pyvisa_sim(name: str, params: dict) -> None:
     runner = assert_dry_run_clean(PYVISA_SIM, name, params)
