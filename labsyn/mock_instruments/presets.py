@@ -113,6 +113,9 @@ class RRAMPreset:
 
 
 HFOX = RRAMPreset()
+HFOX_SLOW = replace(HFOX, name="HfOx, slow volatile", tau1_s=10e-3, tau2_s=150e-3)
+"""An HfOx cell with a diffusive volatile component on ms time scales, τ2/τ1 = 15: PPF and
+relaxation an SMU (1 ms pulses, reads ~1 ms apart) can resolve."""
 
 
 @dataclass(frozen=True)

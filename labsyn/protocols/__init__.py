@@ -13,6 +13,10 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
     "forming": ("labsyn.protocols.forming", "Forming"),
     "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
     "align": ("labsyn.protocols.align", "Align"),
+    "ppf": ("labsyn.protocols.ppf", "PPF"),
+    "srdp": ("labsyn.protocols.srdp", "SRDP"),
+    "sndp": ("labsyn.protocols.sndp", "SNDP"),
+    "volatility": ("labsyn.protocols.volatility", "Volatility"),
     "stdp": ("labsyn.protocols.stdp", "STDP"),
 }
 

@@ -19,7 +19,7 @@ from labsyn.errors import ConfigError
 from .registry import DRIVERS
 
 TERMINALS = ("TE", "BE", "gate", "drain", "source")
-PRESETS = ("hfox",)
+PRESETS = ("hfox", "hfox_slow")
 SIMULATED_TERMINALS = ("TE", "BE")
 
 

@@ -15,6 +15,10 @@ PYVISA_SIM = STATIONS / "keithley_2450_pyvisa_sim.yaml"
     ("forming", {}),
     ("forming", {"v_max": 0.06, "read_voltage": 0.05}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0}),
+    ("ppf", {"points": 3, "repeats": 1, "interval_max": 0.05}),
+    ("srdp", {"points": 2, "repeats": 1, "pulses": 3, "interval_max": 0.05}),
+    ("sndp", {"n_max": 3, "repeats": 1, "rest": 0.1}),
+    ("volatility", {"t_max": 0.5, "stop_change": 0.5}),  # a dry run never stops early
     ("stdp", {"points": 3}),
 ])
 def test_protocols_run_clean_on_stock_pyvisa_sim(name: str, params: dict) -> None:
