@@ -7,7 +7,8 @@ held that row's level, so V_form is that level — the previous row's |V| + `ste
 in compliance reads back the collapsed voltage, not the level — minus the pre-forming current
 through the series resistance (the post-forming current did not flow when it formed). Pulsed ramp
 (`forming_from_pulses`): forming is the first pulse after which the read resistance fell below a
-threshold or by more than a relative drop; V_form is that pulse's amplitude.
+threshold, by more than a relative drop, or below a fraction of its value at ramp start (the
+ArC2 AutoFormer sudden-drop trip); V_form is that pulse's amplitude.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class FormingResult:
 
     v_form: Estimate  # V across the device at forming (series-R corrected), ± one ramp step
     index: int | None  # row (or pulse number) where forming was detected; None if it did not form
-    criterion: str  # "compliance", "current jump", "threshold", "relative drop" or "none"
+    criterion: str  # "compliance", "current jump", "threshold", "trip", "relative drop", "none"
     r_before: Estimate  # Ω pristine (low-field fit of the ramp rows, or the read before forming)
     r_after: Estimate  # Ω after forming (from a read after, when given)
     i_form: Estimate  # A at the detection row (the read after the forming pulse for pulses)
@@ -177,10 +178,12 @@ def forming_from_pulses(amplitudes: Sequence[float] | np.ndarray, read_voltage: 
                         read_current: Sequence[float] | np.ndarray, *, r_threshold: float | None,
                         relative_drop: float | None, step: float,
                         initial_read_current: float | None = None,
-                        series_resistance: float = 0.0) -> FormingResult:
+                        series_resistance: float = 0.0,
+                        trip_fraction: float | None = None) -> FormingResult:
     """Pulsed ramp (FormFinder style): R_i = |V_read/I_read,i| − R_s after pulse i.
 
-    Forming = first pulse with R_i < r_threshold ("threshold", checked first) or
+    Forming = first pulse with R_i < r_threshold ("threshold", checked first),
+    R_i < trip_fraction·R_0 ("trip": ArC2's sudden-drop trip, 0.2 for its 80 % setting) or
     (R_0 − R_i)/R_0 > relative_drop ("relative drop"). R_0 is the read before the first pulse
     (`initial_read_current`) when given, else the read after pulse 0 (which then cannot show a
     drop itself). V_form = amplitude of that pulse ± step; r_before = R_0 (missing if pulse 0
@@ -188,8 +191,10 @@ def forming_from_pulses(amplitudes: Sequence[float] | np.ndarray, read_voltage: 
     Pulses whose read is not finite are skipped.
     """
     step = checked_step(step)
-    if r_threshold is None and relative_drop is None:
-        raise ValueError("give r_threshold or relative_drop (or both); neither was given")
+    if r_threshold is None and relative_drop is None and trip_fraction is None:
+        raise ValueError("give r_threshold or relative_drop or trip_fraction; none was given")
+    if trip_fraction is not None and not 0 < trip_fraction < 1:
+        raise ValueError(f"trip_fraction must be between 0 and 1, got {trip_fraction!r}")
     if r_threshold is not None and not r_threshold > 0:
         raise ValueError(f"r_threshold must be > 0 Ω, got {r_threshold!r}")
     if relative_drop is not None and not 0 < relative_drop < 1:
@@ -218,13 +223,19 @@ def forming_from_pulses(amplitudes: Sequence[float] | np.ndarray, read_voltage: 
         first = 1
     below = np.zeros(r.size, dtype=bool) if r_threshold is None else r < r_threshold
     dropped = np.zeros(r.size, dtype=bool)
-    if relative_drop is not None and r0_est.ok and r0_est.value > 0:
-        dropped[first:] = (r0_est.value - r[first:]) / r0_est.value > relative_drop
-    hits = np.flatnonzero(below | dropped)
+    tripped = np.zeros(r.size, dtype=bool)
+    if r0_est.ok and r0_est.value > 0:
+        if relative_drop is not None:
+            dropped[first:] = (r0_est.value - r[first:]) / r0_est.value > relative_drop
+        if trip_fraction is not None:
+            tripped[first:] = r[first:] < trip_fraction * r0_est.value
+    hits = np.flatnonzero(below | tripped | dropped)
     if hits.size == 0:
         tests = []
         if r_threshold is not None:
             tests.append(f"fell below {r_threshold:.3g} Ω")
+        if trip_fraction is not None:
+            tests.append(f"fell below {trip_fraction:.0%} of its value at ramp start")
         if relative_drop is not None:
             tests.append(f"dropped by more than {relative_drop:.0%}")
         reason = (f"did not form: R never {' nor '.join(tests)} "
@@ -237,5 +248,6 @@ def forming_from_pulses(amplitudes: Sequence[float] | np.ndarray, read_voltage: 
         r0_est = Estimate.missing("Ω", "pulse 0 already formed the device and no read before "
                                        "it was given")
     return FormingResult(Estimate(float(amp[k]), step, "V"), int(pulses[k]),
-                         "threshold" if below[k] else "relative drop", r0_est,
+                         "threshold" if below[k] else "trip" if tripped[k] else "relative drop",
+                         r0_est,
                          Estimate(float(r[k]), None, "Ω"), Estimate(float(i_read[k]), None, "A"))

@@ -13,11 +13,15 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
     "forming": ("labsyn.protocols.forming", "Forming"),
     "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
     "align": ("labsyn.protocols.align", "Align"),
+    "switch-seeker": ("labsyn.protocols.switch_seeker", "SwitchSeeker"),
     "ppf": ("labsyn.protocols.ppf", "PPF"),
     "srdp": ("labsyn.protocols.srdp", "SRDP"),
     "sndp": ("labsyn.protocols.sndp", "SNDP"),
     "volatility": ("labsyn.protocols.volatility", "Volatility"),
     "stdp": ("labsyn.protocols.stdp", "STDP"),
+    "read-disturb": ("labsyn.protocols.read_disturb", "ReadDisturb"),
+    "write-verify": ("labsyn.protocols.write_verify", "WriteVerify"),
+    "multistate": ("labsyn.protocols.multistate", "MultiState"),
 }
 
 

@@ -1,6 +1,6 @@
 """Electroforming: a DC ramp under compliance that stops at the first trip, or a pulsed ramp
-(pulse, read, stop at R < R_threshold, a relative drop, or V_max). Reports V_form and R
-before and after."""
+(pulse, read, stop at R < R_threshold, a relative drop, a sudden-drop trip or V_max). Reports
+V_form and R before and after, and which criterion detected forming."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ class FormingParameters(ReadingParameters):
                                       gt=0.0)
     relative_drop: float | None = param(None, "", "pulsed mode: formed once (R0 − R)/R0 > this",
                                         gt=0.0, lt=1.0)
+    trip_percent: float | None = param(
+        None, "%", "pulsed mode: formed (the ramp stops) once R < this % of R at ramp start "
+        "(ArC2 AutoFormer trip; 20 for its 80 % setting)", gt=0.0, lt=100.0)
     jump_factor: float = param(10.0, "", "DC mode: a current rise this large counts as forming",
                                gt=1.0, le=1e6)
 
@@ -74,8 +77,10 @@ class Forming(Protocol):
         if params.v_start >= params.v_max:
             raise ConfigError(f"forming: v_start = {params.v_start:g} V must be below "
                               f"v_max = {params.v_max:g} V")
-        if params.mode == "pulsed" and params.r_threshold is None and not params.relative_drop:
-            raise ConfigError("forming: pulsed mode needs r_threshold or relative_drop")
+        if params.mode == "pulsed" and params.r_threshold is None and not params.relative_drop \
+                and not params.trip_percent:
+            raise ConfigError("forming: pulsed mode needs r_threshold or relative_drop or "
+                              "trip_percent")
         sign = self._sign(params)
         check_parameters(station, self.terminal, self.name,
                          {"v_max": sign * params.v_max, "read_voltage": sign * params.read_voltage},
@@ -193,13 +198,15 @@ class Forming(Protocol):
             result = forming_from_pulses(
                 ramp["v_program"].to_numpy(), params.read_voltage, ramp["current"].to_numpy(),
                 r_threshold=params.r_threshold, relative_drop=params.relative_drop,
+                trip_fraction=params.trip_percent / 100 if params.trip_percent else None,
                 step=params.v_step, series_resistance=params.series_resistance or 0.0,
                 initial_read_current=float(pristine["current"].iloc[-1]) if len(pristine)
                 else None)
         figures = {"v_form": result.v_form, "r_before": _pristine(data, result.r_before),
                    "r_after": result.r_after if result.r_after.ok else _read(after),
                    "i_form": result.i_form}
-        return Analysis(figures)
+        return Analysis(figures, pd.DataFrame([{"criterion": result.criterion,
+                                                "index": result.index}]))
 
 
 def _resistance(read_voltage: float, current: float, series_resistance: float) -> float:
@@ -210,8 +217,11 @@ def _resistance(read_voltage: float, current: float, series_resistance: float) -
 def _formed(r: float, r0: float | None, params: FormingParameters) -> bool:
     if params.r_threshold is not None and r < params.r_threshold:
         return True
-    return bool(params.relative_drop and r0 and r0 > 0 and np.isfinite(r0)
-                and (r0 - r) / r0 > params.relative_drop)
+    if not (r0 and r0 > 0 and np.isfinite(r0)):
+        return False
+    if params.trip_percent and r < params.trip_percent / 100 * r0:
+        return True
+    return bool(params.relative_drop and (r0 - r) / r0 > params.relative_drop)
 
 
 def _read(rows: pd.DataFrame) -> Estimate:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from labsyn.analysis import Estimate
-from labsyn.analysis.switching import analyse_cycle, switching_statistics
+from labsyn.analysis.statistics import coefficient_of_variation, fit_lognormal, fit_weibull
+from labsyn.analysis.switching import Statistic, analyse_cycle, switching_statistics
 from labsyn.drivers.sequence import Sequence, bipolar_loop
 from labsyn.errors import ConfigError
 from labsyn.store import Column
@@ -27,6 +28,9 @@ from .common import (
 
 SET_BRANCH, RESET_BRANCH = 0, 1
 QUANTITIES = {"v_set": "V", "v_reset": "V", "r_lrs": "Ω", "r_hrs": "Ω", "on_off": ""}
+VARIABILITY = {"cv_v_set": "", "cv_v_reset": "", "cv_r_lrs": "", "cv_r_hrs": "",
+               "r_lrs_median": "Ω", "r_lrs_sigma_ln": "", "r_hrs_median": "Ω",
+               "r_hrs_sigma_ln": "", "v_set_weibull_scale": "V", "v_set_weibull_shape": ""}
 
 
 class IVSweepParameters(ReadingParameters):
@@ -54,7 +58,7 @@ class IVSweep(Protocol):
         PlotSpec("iv", "I-V loops", "voltage", "current", group="cycle", y_log=True,
                  abs_y=True),
     )
-    figures: ClassVar[dict[str, str]] = {**QUANTITIES, "cycles_switched": ""}
+    figures: ClassVar[dict[str, str]] = {**QUANTITIES, "cycles_switched": "", **VARIABILITY}
 
     def resolve(self, params: Any, station: Any) -> Any:
         return with_station_series_resistance(params, station, self.terminal)
@@ -102,7 +106,21 @@ class IVSweep(Protocol):
                    for name in QUANTITIES}
         switched = sum(1 for c in cycles if c.v_set.ok and c.v_reset.ok)
         figures["cycles_switched"] = Estimate(float(switched), None, "")
+        figures.update(variability(stats))
         details = pd.DataFrame([{"cycle": c.cycle, **{name: getattr(c, name).value
                                                       for name in QUANTITIES}}
                                 for c in cycles])
         return Analysis(figures, details)
+
+
+def variability(stats: dict[str, Statistic]) -> dict[str, Estimate]:
+    """Cycle-to-cycle figures: CV of V_set, V_reset, R_LRS, R_HRS; log-normal median and σ of
+    ln R for R_LRS and R_HRS; Weibull scale and shape of V_set (missing with reasons)."""
+    figures = {f"cv_{name}": coefficient_of_variation(stats[name].values)
+               for name in ("v_set", "v_reset", "r_lrs", "r_hrs")}
+    for name in ("r_lrs", "r_hrs"):
+        fit = fit_lognormal(stats[name].values, "Ω")
+        figures[f"{name}_median"], figures[f"{name}_sigma_ln"] = fit.median, fit.sigma
+    weibull = fit_weibull(stats["v_set"].values, "V")
+    figures["v_set_weibull_scale"], figures["v_set_weibull_shape"] = weibull.scale, weibull.shape
+    return figures

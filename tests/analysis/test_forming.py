@@ -176,3 +176,30 @@ def test_pulse_programming_errors() -> None:
         forming_from_pulses(AMPS, 0.2, reads, r_threshold=1e5, relative_drop=None, step=-1)
     with pytest.raises(ValueError, match="read_current"):
         forming_from_pulses(AMPS, 0.2, reads[:3], r_threshold=1e5, relative_drop=None, step=0.05)
+
+
+def test_pulses_trip_fires_below_the_fraction_of_the_ramp_start_read() -> None:
+    """ArC2's 80 % trip (fraction 0.2): a 70 % drop does not trip, a 90 % drop does, and the
+    R_threshold still wins where both fire."""
+    r = np.select([AMPS >= 2.5 - 1e-9, AMPS >= 2.0 - 1e-9], [0.1e6, 0.3e6], 1e6)
+    k = int(np.argmax(AMPS >= 2.5 - 1e-9))
+    res = forming_from_pulses(AMPS, 0.2, pulse_reads(r), r_threshold=None, relative_drop=None,
+                              trip_fraction=0.2, step=0.05, initial_read_current=0.2 / 1e6)
+    assert (res.index, res.criterion) == (k, "trip")
+    assert res.v_form.value == pytest.approx(2.5) and res.r_after.value == pytest.approx(0.1e6)
+    both = forming_from_pulses(AMPS, 0.2, pulse_reads(r), r_threshold=0.2e6, relative_drop=None,
+                               trip_fraction=0.2, step=0.05, initial_read_current=0.2 / 1e6)
+    assert both.criterion == "threshold"
+    drop = forming_from_pulses(AMPS, 0.2, pulse_reads(r), r_threshold=None, relative_drop=0.5,
+                               trip_fraction=0.2, step=0.05, initial_read_current=0.2 / 1e6)
+    assert drop.criterion == "relative drop" and drop.v_form.value == pytest.approx(2.0)
+
+
+def test_pulses_that_never_trip_say_so() -> None:
+    r = np.where(AMPS >= 2.0 - 1e-9, 0.5e6, 1e6)
+    res = forming_from_pulses(AMPS, 0.2, pulse_reads(r), r_threshold=None, relative_drop=None,
+                              trip_fraction=0.2, step=0.05)
+    assert res.index is None and "20% of its value at ramp start" in res.v_form.reason
+    with pytest.raises(ValueError, match="trip_fraction"):
+        forming_from_pulses(AMPS, 0.2, pulse_reads(r), r_threshold=None, relative_drop=None,
+                            trip_fraction=1.5, step=0.05)

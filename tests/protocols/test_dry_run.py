@@ -15,11 +15,19 @@ PYVISA_SIM = STATIONS / "keithley_2450_pyvisa_sim.yaml"
     ("forming", {}),
     ("forming", {"v_max": 0.06, "read_voltage": 0.05}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0}),
+    ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0,
+                 "r_threshold": None, "trip_percent": 20.0}),
+    ("switch-seeker", {"v_start": 0.5, "v_max": 1.0, "v_step": 0.25}),
     ("ppf", {"points": 3, "repeats": 1, "interval_max": 0.05}),
     ("srdp", {"points": 2, "repeats": 1, "pulses": 3, "interval_max": 0.05}),
     ("sndp", {"n_max": 3, "repeats": 1, "rest": 0.1}),
     ("volatility", {"t_max": 0.5, "stop_change": 0.5}),  # a dry run never stops early
     ("stdp", {"points": 3}),
+    ("read-disturb", {"reads": 30, "block": 10}),
+    ("read-disturb", {"reads": 30, "block": 10, "stress_amplitude": 0.4,
+                      "program_amplitude": -1.0, "program_pulses": 3}),
+    ("write-verify", {"max_pulses": 5}),
+    ("multistate", {"v_stop": 0.85}),
 ])
 def test_protocols_run_clean_on_stock_pyvisa_sim(name: str, params: dict) -> None:
     runner = assert_dry_run_clean(PYVISA_SIM, name, params)
