@@ -220,3 +220,33 @@ class Prober(Protocol):
 
     def errors(self) -> list[tuple[int, str]]:
         ...
+
+
+@runtime_checkable
+class Thermal(Protocol):
+    """A temperature forcing system on the DUT (thermal chuck, ThermoStream head), in kelvin.
+    Setpoints beyond the instrument's or the station's limits are refused before sending."""
+
+    name: str
+
+    def set_temperature(self, kelvin: float) -> None:
+        """Force `kelvin` (checked against every limit first)."""
+        ...
+
+    def temperature(self) -> float:
+        """The measured temperature, K."""
+        ...
+
+    def wait_settled(self, kelvin: float, tolerance: float, soak: float, timeout: float,
+                     should_abort: AbortCheck | None = None) -> float:
+        """Poll (on the station clock) until within `tolerance` K of `kelvin` for `soak` s;
+        returns the measured temperature (the last one read on abort); raises after
+        `timeout` s."""
+        ...
+
+    def safe_off(self) -> None:
+        """Stop forcing: back to ambient, air flow as the instrument requires."""
+        ...
+
+    def errors(self) -> list[tuple[int, str]]:
+        ...

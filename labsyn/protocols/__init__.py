@@ -13,6 +13,7 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
     "forming": ("labsyn.protocols.forming", "Forming"),
     "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
     "align": ("labsyn.protocols.align", "Align"),
+    "retention": ("labsyn.protocols.retention", "Retention"),
     "switch-seeker": ("labsyn.protocols.switch_seeker", "SwitchSeeker"),
     "ppf": ("labsyn.protocols.ppf", "PPF"),
     "srdp": ("labsyn.protocols.srdp", "SRDP"),

@@ -117,6 +117,17 @@ class Limits(_Strict):
     stage_envelope: dict[Literal["x", "y", "z", "u", "v", "w"], tuple[float, float]] = Field(
         default_factory=dict, description="6-D stage targets allowed per axis, [low, high] "
         "(mm for x y z, degrees for u v w); the stage refuses anything outside")
+    temperature_k: tuple[float, float] | None = Field(
+        None, description="thermal chuck / head setpoints allowed, [low, high] K; the driver "
+        "refuses anything outside")
+
+    @field_validator("temperature_k")
+    @classmethod
+    def _temperature_ordered(cls, value: tuple[float, float] | None
+                             ) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] < value[1]:
+            raise ValueError(f"[{value[0]}, {value[1]}] must have 0 < low < high (K)")
+        return value
 
     @field_validator("stage_envelope")
     @classmethod

@@ -82,4 +82,8 @@ DRIVERS: dict[str, DriverEntry] = {
         "labsyn.drivers.pi_e712:PIE712",
         "labsyn.mock_instruments.pi_e712:SimPIE712",
         "pi_e712.yaml", "FastAligner"),
+    "temptronic_ats": DriverEntry(
+        "labsyn.drivers.temptronic_ats:TemptronicATS",
+        "labsyn.mock_instruments.temptronic_ats:SimTemptronicATS",
+        "temptronic_ats.yaml", "Thermal"),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Any
 
 from .config import StationConfig, TerminalWire
@@ -60,6 +62,30 @@ def link_fibre(bench: Any, device: Any, simulators: dict[str, Any]) -> None:
         device.pose_source = lambda: stages[0].pose_at(bench.timeline.time)
 
 
+MAX_THERMAL_STEP_K = 0.25
+MAX_THERMAL_PIECES = 400
+
+
+def follow_chuck(dut: Any, head: Any, ambient_k: float) -> None:
+    """The DUT's temperature follows the thermal head's (settling) temperature as the timeline
+    integrates: each interval is cut where the temperature moves by more than
+    `MAX_THERMAL_STEP_K`, the device taking the temperature at each piece's middle."""
+    head.set_ambient(ambient_k)
+    if not hasattr(dut.device, "temperature_k"):
+        return
+    integrate = dut.integrate
+
+    def integrate_at_chuck_temperature(t0: float, t1: float) -> None:
+        change = abs(head.temperature_at(t1) - head.temperature_at(t0))
+        pieces = min(MAX_THERMAL_PIECES, max(1, math.ceil(change / MAX_THERMAL_STEP_K)))
+        edges = [t0 + (t1 - t0) * k / pieces for k in range(pieces + 1)]
+        for a, b in itertools.pairwise(edges):
+            dut.device.temperature_k = head.temperature_at(0.5 * (a + b))
+            integrate(a, b)
+
+    dut.integrate = integrate_at_chuck_temperature
+
+
 def build_bench(config: StationConfig) -> Any:
     """Instruments at the station's addresses, wired to one DUT as the terminals say."""
     from labsyn.mock_instruments.bench import Bench
@@ -79,6 +105,10 @@ def build_bench(config: StationConfig) -> Any:
         dut.device = build_probed_device(config, probers[0].chuck)
     if config.sim.device == "photonic":
         link_fibre(bench, dut.device, simulators)
+    heads = [simulators[n] for n, inst in config.instruments.items()
+             if DRIVERS[inst.driver].kind == "Thermal"]
+    if heads:
+        follow_chuck(dut, heads[0], config.sim.temperature_k)
     for terminal, wire in config.terminals.items():
         if isinstance(wire, TerminalWire):
             simulator = simulators[wire.instrument]

@@ -16,7 +16,7 @@ from .config import StationConfig, TerminalWire, load_station_config
 from .registry import DRIVERS
 
 SAFE_STATE_ORDER = ("SourceMeter", "PulseGenerator", "SwitchMatrix", "Prober", "Positioner6D",
-                    "FastAligner")
+                    "FastAligner", "Thermal")
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,8 @@ class Station:
             kwargs["visa_library"] = self.config.visa_library
         if entry.kind == "Positioner6D" and self.config.limits.stage_envelope:
             kwargs["envelope"] = dict(self.config.limits.stage_envelope)
+        if entry.kind == "Thermal" and self.config.limits.temperature_k is not None:
+            kwargs["temperature_limits_k"] = tuple(self.config.limits.temperature_k)
         driver = entry.driver_class()(inst.address, name=name, clock=self.clock, **kwargs)
         driver.dry_run = self.dry_run
         return driver
@@ -223,6 +225,15 @@ class Station:
     @property
     def prober(self) -> Any:
         return self.by_kind("Prober")
+
+    @property
+    def thermal(self) -> Any:
+        return self.by_kind("Thermal")
+
+    @property
+    def has_thermal(self) -> bool:
+        return any(DRIVERS[inst.driver].kind == "Thermal"
+                   for inst in self.config.instruments.values())
 
     def _install_cold_switching(self) -> None:
         """Matrices switch only while every source is held off (in its safe state)."""

@@ -15,6 +15,7 @@ PYVISA_SIM = STATIONS / "keithley_2450_pyvisa_sim.yaml"
     ("forming", {}),
     ("forming", {"v_max": 0.06, "read_voltage": 0.05}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0}),
+    ("retention", {"points": 4, "t_max": 100.0}),  # no thermal head: nominal temperature
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0,
                  "r_threshold": None, "trip_percent": 20.0}),
     ("switch-seeker", {"v_start": 0.5, "v_max": 1.0, "v_step": 0.25}),
