@@ -168,15 +168,7 @@ class Retention(Protocol):
 
     @staticmethod
     def _wait(ctx: Any, seconds: float) -> None:
-        """`ctx.sleep`, except on an instant simulated clock, where a wait takes no wall time
-        (so nothing can land inside it) and slicing long virtual waits would cost host time."""
-        if seconds <= 0:
-            return
-        if getattr(ctx.clock, "mode", None) == "instant":
-            ctx.checkpoint()
-            ctx.clock.sleep(seconds)
-            ctx.checkpoint()
-        else:
+        if seconds > 0:
             ctx.sleep(seconds)
 
     def _temperature(self, ctx: Any, head: Any) -> tuple[float, bool]:
