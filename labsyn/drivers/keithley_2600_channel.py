@@ -11,6 +11,7 @@ from pymeasure.instruments import Channel
 
 from labsyn.errors import InstrumentReplyError, LimitError
 
+from . import keithley_2600_pair
 from .capabilities import AbortCheck, SourceMeterLimits, SpotReading
 from .keithley_2600_script import (
     ScriptPlan,
@@ -332,6 +333,19 @@ class Keithley2600Channel(Channel):
     def rearm(self) -> None:
         """Allow outputs again after safe_off() (the latch is the instrument's)."""
         self.parent.rearm()
+
+    # -- two channels together (keithley_2600_pair) ---------------------------------------------
+    def pairs_with(self, partner: Any) -> bool:
+        """`partner` is the other channel of this mainframe: `run_pair` can drive both."""
+        return keithley_2600_pair.pairs_with(self, partner)
+
+    def check_pair(self, partner: Any, own: Staircase, theirs: Staircase, nplc: float) -> None:
+        keithley_2600_pair.check_pair(self, partner, own, theirs, nplc)
+
+    def run_pair(self, partner: Any, own: Staircase, theirs: Staircase, nplc: float,
+                 should_abort: AbortCheck | None = None) -> tuple[SequenceData, SequenceData]:
+        """`own` here and `theirs` on `partner`, sample by sample on one trigger timer."""
+        return keithley_2600_pair.run_pair(self, partner, own, theirs, nplc, should_abort)
 
 
 def _stopped_on_limit(piece: Staircase | PulseTrain, data: SequenceData) -> bool:

@@ -248,13 +248,28 @@ class Smu:
         if trig.measure_action and not trig.measure_buffers:
             raise TspError(-221, f"Settings conflict: {self.name}.trigger.measure has no "
                            "buffer (call smuX.trigger.measure.iv(buffer1, buffer2) first)")
-        t = self.now
+        sibling = self.inst.smub if self is self.inst.smua else self.inst.smua
+        others = tuple(sibling.plan.events) if sibling.running and sibling.plan else ()
+        self._schedule(self.now, others, self.now)
+        if sibling.running and sibling.plan is not None and sibling.plan.waits_forever:
+            assert self.plan is not None
+            sibling._schedule(sibling.plan.start, tuple(self.plan.events), self.now)
+
+    def _schedule(self, t: float, external: tuple[tuple[float, int], ...], since: float
+                  ) -> None:
+        """Plan the trigger model from `t` (with the other SMU's events: a sweep waiting on a
+        timer the other SMU starts is planned again when that SMU initiates) and put it on
+        the bench; measurements before `since` have already happened."""
+        trig = self.trigger
         delay = self.measure.delay if self.measure.delay >= 0 else 0.0
         planner = TriggerPlanner(trig, self.events, self.inst.timers, self.inst.timer_events,
                                  self.source.levelv if self.source.func == 1
                                  else self.source.leveli, self.measure_time(), delay,
-                                 self.source.delay)
+                                 self.source.delay, external)
         plan = planner.plan(t)
+        replanning = self.plan is not None
+        if replanning:
+            self.inst.timeline.cancel_events(self.channel, since)
         for buffer in trig.measure_buffers:
             if not buffer.appendmode:  # type: ignore[attr-defined]
                 buffer.clear()  # type: ignore[attr-defined]
@@ -277,7 +292,7 @@ class Smu:
         self.held_level = None
         self.channel.schedule(pieces, after, t)
         kind, buffers = trig.measure_kind, trig.measure_buffers
-        for when in plan.measures:
+        for when in (w for w in plan.measures if w > since or not replanning):
             self.inst.timeline.measure_at(when, self.channel,
                                           lambda m, k=kind, b=buffers: self.store(m, k, b))
         self.plan = plan

@@ -8,7 +8,9 @@ trigger timers start on their stimulus, emit immediately in pass-through mode an
 list repeats once used up). A detector latches one event that arrives before the SMU waits on
 it. All events due at one instant are delivered before the SMU moves on, so a timer event and
 the SMU step it releases can share a time stamp. The result is a `TriggerPlan`: the level
-changes, the measurement instants and the end, which the instrument schedules on the bench.
+changes, the measurement instants, the end and the SMU's own events, which the instrument
+schedules on the bench. The other SMU's events (`external`) are delivered too, so a sweep can
+wait on a timer the other SMU starts (two channels stepping together on one timer).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class TriggerPlan:
     measures: list[float] = field(default_factory=list)
     final_level: float | None = None  # None: the idle level (SOURCE_IDLE)
     waits_forever: bool = False
+    events: list[tuple[float, int]] = field(default_factory=list)  # (time, own event id)
 
 
 class _Timer:
@@ -85,8 +88,10 @@ class TriggerPlanner:
     def __init__(self, trigger: TriggerSettings, events: dict[str, int],
                  timers: dict[int, TimerSettings], timer_events: dict[int, int],
                  idle_level: float, measure_time: float, measure_delay: float,
-                 source_delay: float) -> None:
+                 source_delay: float, external: tuple[tuple[float, int], ...] = ()) -> None:
         self.trigger = trigger
+        self.external = external  # (time, event id) of the other SMU: cross-SMU triggering
+        self._record: list[tuple[float, int]] = []
         self.events = events
         self.timers = {n: _Timer(s) for n, s in timers.items()}
         self.timer_events = timer_events
@@ -101,8 +106,11 @@ class TriggerPlanner:
         trigger.prelatched.clear()
 
     def plan(self, start: float) -> TriggerPlan:
-        plan = TriggerPlan(start)
+        plan = TriggerPlan(start, events=self._record)
         trig = self.trigger
+        for when, event in self.external:
+            if when >= start:
+                self._push(event, when)
         t, ready, phase = start, start, "arm"
         iteration = arm_iteration = 0
         last_level: float | None = None
@@ -185,6 +193,7 @@ class TriggerPlanner:
         return False
 
     def _emit(self, name: str, t: float) -> None:
+        self._record.append((t, self.events[name]))
         self._push(self.events[name], t)
 
     def _push(self, event: int, t: float, timer: int = 0, counted: bool = False) -> None:

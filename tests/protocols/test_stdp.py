@@ -17,10 +17,11 @@ from labsyn.protocols import get_protocol
 from labsyn.protocols.stdp import AFTER, BEFORE, PAIR, RESULT, plan
 from tests.engine.conftest import open_station
 
-from .conftest import formed_station, run_with_data
+from .conftest import formed_station, run, run_with_data
 from .truth_checks import STATIONS, assert_dry_run_clean, open_sim_station
 
 PARAMS = {"points": 5}
+TWO_TERMINAL = STATIONS / "keithley_2636b_two_terminal_sim.yaml"
 
 
 class DeviceBeforeEachPair(RunSink):
@@ -36,10 +37,11 @@ class DeviceBeforeEachPair(RunSink):
 
 
 def model_response(device: Any, pair: Any, series_resistance: float) -> float:
-    """ΔG/G0 the model itself gives for the pair's levels, read the same way (noise-free)."""
+    """ΔG/G0 the model itself gives for the pair's device-frame levels V_TE − V_BE, read the
+    same way (noise-free)."""
     reads: dict[int, list[float]] = {BEFORE: [], AFTER: []}
-    for level, phase in zip(pair.staircase.levels, pair.phases, strict=True):
-        result = device.apply(level, pair.staircase.dwell, pair.staircase.current_limit,
+    for level, phase in zip(pair.device_levels, pair.phases, strict=True):
+        result = device.apply(float(level), pair.staircase.dwell, pair.staircase.current_limit,
                               series_resistance)
         if phase in reads and level != 0:
             reads[phase].append(result.current / result.v_device)
@@ -156,11 +158,21 @@ def test_check_refuses_what_the_station_cannot_play(tmp_path: Path) -> None:
         check(station, spike_shape="file", spike_file=str(spike))  # accepted
 
 
-@pytest.mark.parametrize("name", ["pulser_smu_sim.yaml", "keithley_2636b_sim.yaml"])
-def test_check_refuses_sources_on_both_terminals(name: str) -> None:
-    with open_sim_station(STATIONS / name) as station:
+def test_check_refuses_sources_on_both_terminals_from_different_instruments() -> None:
+    with open_sim_station(STATIONS / "pulser_smu_sim.yaml") as station:
         with pytest.raises(ConfigError, match="needs BE grounded.*cannot synchronise"):
             check(station)
+
+
+def test_drive_must_match_the_wiring() -> None:
+    with open_station() as station:
+        with pytest.raises(ConfigError, match="two-terminal needs BE on the other channel"):
+            check(station, drive="two-terminal")
+        check(station, drive="te-only")
+    with open_sim_station(TWO_TERMINAL) as station:
+        with pytest.raises(ConfigError, match="te-only needs BE grounded"):
+            check(station, drive="te-only")
+        check(station, drive="two-terminal")
 
 
 def test_csv_spike_runs(tmp_path: Path) -> None:
@@ -181,3 +193,87 @@ def test_dry_run_plays_every_pair_and_its_constant_data_has_no_window() -> None:
     protocol = get_protocol("stdp")
     analysis = protocol.analyse(data, protocol.parameters(PARAMS))  # static replies
     assert all(not e.ok and e.reason for e in analysis.figures.values())
+
+
+# -- two-terminal drive: pre on smua (TE), post on smub (BE) -------------------------------------
+def formed_two_terminal(device: int = 0) -> Any:
+    station = open_sim_station(TWO_TERMINAL, device_index=device)
+    formed = run(station, "forming")
+    assert formed.figures["v_form"].ok, formed.figures["v_form"].reason
+    return station
+
+
+def test_two_terminal_window_matches_the_models_own_response() -> None:
+    station = formed_two_terminal(0)
+    spy = DeviceBeforeEachPair(station)
+    sent = count_writes(station)
+    runner = Runner(station, get_protocol("stdp"), PARAMS, sinks=(spy,))
+    result = runner.run()
+    assert result.status == RunState.COMPLETED, result.message
+    data = runner.data()
+    params = get_protocol("stdp").parameters(PARAMS)
+    pairs = plan(params, two_terminal=True)
+    rows = data[data["phase"] == RESULT]
+    assert len(rows) == len(pairs) == len(spy.copies) == 10
+    r_series = station.bench.timeline.duts[0].series_resistance
+    model = np.array([model_response(d, p, r_series) for d, p in zip(spy.copies, pairs,
+                                                                       strict=True)])
+    measured = rows["dg_rel"].to_numpy()
+    rms = np.sqrt(np.mean((measured - model) ** 2)) / np.sqrt(np.mean(model ** 2))
+    print(f"two-terminal: RMS {rms:.3f}", np.round(measured, 3), np.round(model, 3),
+          {k: f"{v}" for k, v in result.figures.items()})
+    assert rms < 0.10, (measured, model)
+    assert np.max(np.abs(model)) > 0.3
+    assert result.figures["a_minus"].ok and result.figures["a_minus"].value < 0
+    # per Δt: one script load, one run, one buffer read per channel, one error check
+    loads = [i for i, m in enumerate(sent) if m.startswith("loadscript")]
+    assert len(loads) == len(pairs) and set(np.diff(loads)) == {5}, sent[:12]
+    assert len(sent) <= 5 * len(pairs) + 5  # + the safe state at the end
+
+
+def test_two_terminal_data_show_both_channels_on_one_time_grid() -> None:
+    _, data = run_with_data(formed_two_terminal(0), "stdp", **PARAMS)
+    params = get_protocol("stdp").parameters(PARAMS)
+    readings = data[data["phase"] != RESULT]
+    assert readings["time_be"].to_numpy() == pytest.approx(readings["time"].to_numpy(),
+                                                           abs=1e-9)
+    assert readings["v_program"].to_numpy() == pytest.approx(
+        (readings["v_te"] - readings["v_be"]).to_numpy())
+    pair = readings[(readings["phase"] == PAIR) & (readings["pair"] == 9)]  # Δt = +50 ms
+    assert np.diff(pair["time"].to_numpy()) == pytest.approx(params.sample_interval, rel=1e-6)
+    assert pair["v_be"].abs().max() == pytest.approx(0.5, abs=0.01)  # post is on BE ...
+    assert pair["v_te"].abs().max() == pytest.approx(0.5, abs=0.01)  # ... pre on TE
+    # each channel sourced its own programmed level at every sample (measured readback)
+    assert pair["voltage_be"].to_numpy() == pytest.approx(pair["v_be"].to_numpy(), abs=2e-3)
+    assert pair["current_be"].to_numpy() == pytest.approx(-pair["current"].to_numpy(),
+                                                          rel=0.05, abs=2e-6)
+    outside = readings[readings["phase"] != PAIR]
+    assert (outside["v_be"] == 0).all()  # preparation and reads on TE, BE at 0 V
+
+
+def test_two_terminal_checks_each_terminal_and_the_device() -> None:
+    with open_sim_station(TWO_TERMINAL) as station:
+        with pytest.raises(LimitError, match=r"BE voltage.*1 V.*set by spike_amplitude"):
+            check(station, spike_amplitude=1.5)  # TE allows 5 V, BE 1 V
+        with pytest.raises(LimitError, match=r"dwell.*set by sample_interval"):
+            check(station, sample_interval=1e-4, dt_min=1e-3)
+        check(station, spike_amplitude=0.9)
+    with open_sim_station(STATIONS / "keithley_2636b_sim.yaml") as station:
+        with pytest.raises(LimitError, match=r"device voltage V_TE − V_BE.*≤ 5 V.*spike_ampl"):
+            check(station, spike_amplitude=3.0)  # 3 V per terminal, 6 V across the device
+
+
+def test_two_terminal_dry_run_on_stock_pyvisa_sim() -> None:
+    runner = assert_dry_run_clean(STATIONS / "keithley_2636b_pyvisa_sim.yaml", "stdp", PARAMS)
+    data = runner.data()
+    assert sorted(data[data["phase"] == RESULT]["pair"]) == list(range(10))
+    assert data["time_be"].notna().any()
+
+
+def count_writes(station: Any) -> list[str]:
+    """Every write to the 2636B (a query is one write and its reads)."""
+    sent: list[str] = []
+    adapter = station.terminal("TE").driver.parent.adapter
+    write = adapter.write
+    adapter.write = lambda command, **kw: (sent.append(command), write(command, **kw))[1]
+    return sent
