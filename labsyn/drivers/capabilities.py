@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from .sequence import Sequence, SequenceData
+from .sequence import Sequence, SequenceData, Staircase
 
 AbortCheck = Callable[[], bool]
 
@@ -250,3 +250,16 @@ class Thermal(Protocol):
 
     def errors(self) -> list[tuple[int, str]]:
         ...
+
+
+@runtime_checkable
+class PairedSourceMeter(Protocol):
+    """An SMU channel that can step together with another channel of the same instrument."""
+
+    def pairs_with(self, partner: SourceMeter) -> bool: ...
+
+    def check_pair(self, partner: SourceMeter, own: Staircase, theirs: Staircase,
+                   nplc: float) -> None: ...
+
+    def run_pair(self, partner: SourceMeter, own: Staircase, theirs: Staircase, nplc: float,
+                 should_abort: AbortCheck | None = None) -> tuple[SequenceData, SequenceData]: ...

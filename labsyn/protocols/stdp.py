@@ -24,13 +24,13 @@ voltage: depression (A+ < 0). A negative `spike_amplitude` inverts the spike and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, runtime_checkable
-from typing import Protocol as TypingProtocol
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from labsyn.analysis.stdp import fit_stdp_window, read_noise, relative_change
+from labsyn.drivers.capabilities import PairedSourceMeter
 from labsyn.drivers.sequence import Sequence, SequenceData, Staircase
 from labsyn.errors import ConfigError, LimitError
 from labsyn.store import Column
@@ -48,19 +48,6 @@ PREPARE, BEFORE, PAIR, AFTER, RESULT = 0, 1, 2, 3, 4
 LEVEL_PARAMETERS = ("spike_amplitude, voltage_scale, spike_file, reset_voltage, set_voltage, "
                     "read_voltage, compliance")
 SPIKE_PARAMETERS = "spike_amplitude, voltage_scale, spike_file, compliance"
-
-
-@runtime_checkable
-class PairedSourceMeter(TypingProtocol):
-    """An SMU channel that can step together with another channel of the same instrument."""
-
-    def pairs_with(self, partner: Any) -> bool: ...
-
-    def check_pair(self, partner: Any, own: Staircase, theirs: Staircase,
-                   nplc: float) -> None: ...
-
-    def run_pair(self, partner: Any, own: Staircase, theirs: Staircase, nplc: float,
-                 should_abort: Any = None) -> tuple[SequenceData, SequenceData]: ...
 
 
 class STDPParameters(ProtocolParameters):
