@@ -13,8 +13,16 @@ the first read, or the data are too flat) the pure power law (τ → 0) is repor
 
 Failure (`failure_time`): the first time the conductance has moved by more than `max_change`
 of a reference (the as-programmed read), or the ratio to the floor has fallen below
-`min_ratio`, interpolated in log time between the bracketing reads (reads at one time are
-averaged first). Arrhenius: t_fail = τ0·exp(E_a / k_B T), fitted as ln t_fail against 1/k_B T.
+`min_ratio` (reads at one time are averaged first). With a small drift exponent the score
+creeps slowly in log time (ν = 0.02: 0.3 % of read noise moves ln t_fail by ~0.2), so the
+crossing is not taken from the two bracketing reads alone: the score is fitted by a straight
+line in ln t over the reads within ±1 decade of the bracketing crossing, and the crossing of
+that line is reported (the bracketing interpolation where that fit is not possible). The
+uncertainty combines the fit's covariance with that of the reference.
+
+Arrhenius: t_fail = τ0·exp(E_a / k_B T), fitted as ln t_fail against 1/k_B T; with `groups`
+(one label per device) each device has its own τ0 and the fit takes E_a from the spread within
+devices only (device-to-device windows shift ln t_fail, not its slope).
 """
 
 from __future__ import annotations
@@ -211,14 +219,17 @@ def _by_time(t: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def failure_time(t: Any, g: Any, reference: float | None = None, max_change: float = 0.1,
-                 floor: float | None = None, min_ratio: float | None = None) -> Estimate:
+                 floor: float | None = None, min_ratio: float | None = None,
+                 reference_uncertainty: float | None = None) -> Estimate:
     """When the state failed: |G − reference| > max_change·reference (reference: the first
-    read if not given), or G/floor < min_ratio if both are given; interpolated in log t."""
+    read if not given), or G/floor < min_ratio if both are given; located by a local fit in
+    ln t (see the module docstring). `reference_uncertainty` (S) widens the uncertainty."""
     t, g = _finite(t, g)
     why = _degenerate(t, g, "s")
     if why is not None:
         return why
     times, mean, sem = _by_time(t, g)
+    ref_sd = 0.0
     if min_ratio is not None and floor is not None and floor > 0:
         score, limit, what = mean / floor, float(min_ratio), f"G/G_floor below {min_ratio:g}"
         failed = score < limit
@@ -229,23 +240,52 @@ def failure_time(t: Any, g: Any, reference: float | None = None, max_change: flo
         score, limit = np.abs(mean - ref) / abs(ref), float(max_change)
         what = f"G moved more than {100 * max_change:g} %"
         failed = score > limit
+        if reference_uncertainty is not None and math.isfinite(reference_uncertainty):
+            ref_sd = abs(reference_uncertainty / ref)
     if not failed.any():
         moved = (f"G/G_floor stayed above {np.min(score):.3g}" if min_ratio is not None and
                  floor else f"G moved at most {100 * np.max(score):.2g} %")
         return Estimate.missing("s", f"did not fail by {times[-1]:.3g} s ({moved})")
     i = int(np.argmax(failed))
+    ref_sd *= abs(mean[i] / ref) if ref_sd else 0.0
     if i == 0:
         return Estimate(float(times[0]), None, "s", f"failed ({what}) by the first read")
     s0, s1 = score[i - 1], score[i]
     f = (limit - s0) / (s1 - s0) if s1 != s0 else 1.0
     x0, x1 = math.log(times[i - 1]), math.log(times[i])
-    value = math.exp(x0 + f * (x1 - x0))
+    bracket = x0 + f * (x1 - x0)
+    local = _local_crossing(np.log(times), score, limit, bracket, ref_sd)
+    if local is not None:
+        return Estimate(math.exp(local[0]), math.exp(local[0]) * local[1], "s",
+                        f"{what} (local fit in ln t)")
+    value = math.exp(bracket)
     slope = abs(s1 - s0) / (x1 - x0)
     pair = sem[i - 1:i + 1]
     scale = abs(floor) if min_ratio is not None and floor else abs(ref)
     noise = float(np.mean(pair)) / scale if np.isfinite(pair).all() else math.nan
+    noise = math.hypot(noise, ref_sd)
     sd = value * noise / slope if slope > 0 and math.isfinite(noise) else None
     return Estimate(value, sd, "s", what)
+
+
+def _local_crossing(x: np.ndarray, score: np.ndarray, limit: float, near: float,
+                    ref_sd: float, half_width: float = math.log(10.0)
+                    ) -> tuple[float, float] | None:
+    """ln t where a line fitted to score(ln t) within ±half_width of `near` reaches `limit`,
+    and its standard deviation; None with fewer than 5 reads there or a line that does not
+    cross monotonically inside them."""
+    keep = np.abs(x - near) <= half_width
+    if keep.sum() < 5:
+        return None
+    (slope, intercept), cov = np.polyfit(x[keep] - near, score[keep], 1, cov=True)
+    if slope == 0 or not np.all(np.isfinite(cov)):
+        return None
+    dx = (limit - intercept) / slope
+    if not x[keep].min() <= near + dx <= x[keep].max() or (score[-1] - score[0]) * slope < 0:
+        return None
+    grad = np.array([-dx / slope, -1.0 / slope])
+    var = float(grad @ cov @ grad) + (ref_sd / slope) ** 2
+    return near + dx, math.sqrt(max(var, 0.0))
 
 
 @dataclass(frozen=True)
@@ -266,26 +306,36 @@ class ArrheniusFit:
         return value, math.sqrt(max(var, 0.0))
 
 
-def fit_arrhenius(temperatures_k: Any, t_fail: Any) -> ArrheniusFit:
-    """E_a (eV) and τ0 (s) from failure times at several temperatures (least squares)."""
+def fit_arrhenius(temperatures_k: Any, t_fail: Any, groups: Any = None) -> ArrheniusFit:
+    """E_a (eV) and τ0 (s) from failure times at several temperatures (least squares); with
+    `groups` (a label per point, e.g. the device) one τ0 per group, reported as their
+    geometric mean."""
     temps, times = np.asarray(temperatures_k, dtype=float), np.asarray(t_fail, dtype=float)
+    labels = np.zeros(temps.size, dtype=int) if groups is None else np.unique(
+        np.asarray(groups).astype(str), return_inverse=True)[1].ravel()
     keep = np.isfinite(temps) & np.isfinite(times) & (temps > 0) & (times > 0)
-    temps, times = temps[keep], times[keep]
+    temps, times, labels = temps[keep], times[keep], labels[keep]
+    used = np.unique(labels)
     reason = ""
-    if temps.size < 3:
-        reason = f"only {temps.size} finite failure times (need 3)"
+    if temps.size < used.size + 2:
+        reason = f"only {temps.size} finite failure times (need {used.size + 2})"
     elif np.unique(np.round(temps, 3)).size < 2:
         reason = "all failure times at one temperature"
     if reason:
         return ArrheniusFit(Estimate.missing("eV", reason), Estimate.missing("s", reason),
                             None, int(temps.size))
     x, y = 1.0 / (K_B_EV * temps), np.log(times)
-    design = np.column_stack([x, np.ones_like(x)])
-    (ea, ln_tau0), *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ np.array([ea, ln_tau0])
-    cov = np.linalg.inv(design.T @ design) * float(residual @ residual) / (x.size - 2)
+    design = np.column_stack([x] + [(labels == g).astype(float) for g in used])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    full = np.linalg.pinv(design.T @ design) * float(residual @ residual) / (
+        x.size - design.shape[1])
+    mix = np.zeros((2, design.shape[1]))
+    mix[0, 0], mix[1, 1:] = 1.0, 1.0 / used.size
+    cov = mix @ full @ mix.T
+    ea, ln_tau0 = float(coef[0]), float(coef[1:].mean())
     sd = np.sqrt(np.diag(cov))
-    return ArrheniusFit(Estimate(float(ea), float(sd[0]), "eV"),
+    return ArrheniusFit(Estimate(ea, float(sd[0]), "eV"),
                         Estimate(math.exp(ln_tau0), math.exp(ln_tau0) * float(sd[1]), "s"),
                         np.asarray(cov), int(temps.size))
 
@@ -316,13 +366,13 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def arrhenius_from_results(results: Iterable[Any]) -> ArrheniusFit:
+def arrhenius_from_results(results: Iterable[Any], groups: Any = None) -> ArrheniusFit:
     """The Arrhenius fit across retention runs: each result is a mapping or has `.figures`
     with "temperature" (K) and "t_fail" (s), as Estimates or numbers; missing ones are left
-    out (a fit on too few says how many were usable)."""
+    out (a fit on too few says how many were usable). `groups`: see `fit_arrhenius`."""
     temps, times = [], []
     for result in results:
         figures: Mapping[str, Any] = getattr(result, "figures", result)
         temps.append(_number(figures.get("temperature")))
         times.append(_number(figures.get("t_fail")))
-    return fit_arrhenius(temps, times)
+    return fit_arrhenius(temps, times, groups)

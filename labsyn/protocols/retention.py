@@ -3,14 +3,28 @@
 with the temperature — measured by the station's thermal head (set and settled first when
 `temperature_k` is given) or, without one, the nominal `temperature_k` (tagged as nominal).
 
-Rows: phase 0 are the programming train's reads, phase 1 the retention reads. The failure
-criterion's reference is the as-programmed conductance: the mean of the second half of the
-programming reads, each `read_delay` after its pulse. Keep that delay short against the drift
-onset at the hottest temperature (the as-programmed read must not have drifted) and equal
-across temperatures (what volatile conductance it still holds is then the same bias). Figures
-are those of the LRS if measured, else of the first state; `details` has one row per state.
-The drift fit of an LRS uses the HRS reads (their median) as the floor when HRS is also
-measured (see labsyn.analysis.retention).
+Rows: phase 0 are the programming train's reads, phase 1 the retention reads, phase 2 the
+reference programming at `reference_k` (below). Figures are those of the LRS if measured, else
+of the first state; `details` has one row per state. The drift fit of an LRS uses the HRS reads
+(their median) as the floor when HRS is also measured (see labsyn.analysis.retention).
+
+The failure reference (what "G moved by max_change" is measured from) must be the
+as-programmed state, and at a bake temperature that state cannot be read: the drift clock runs
+exp(E_a/k_B·(1/300 K − 1/T)) times faster (×1e5 at 400 K for HfOx), so the onset t0 = 1 s at
+300 K becomes ~10 µs and a read even 1 ms after the pulse has already lost several % of the
+window — more the hotter the bake, which tilts the Arrhenius slope (E_a biased low). So, as a
+bake experiment does (program and verify at room temperature, then bake), with a thermal head
+and `temperature_k` each state is first programmed at `reference_k` (default 300 K), where the
+onset is long against `read_delay` and `read_delay` is long against the volatile decay (HfOx
+τ2 = 1 ms: 10 ms leaves e^−10 of it); the mean of the second half of those reads is the
+reference. The head then heats to `temperature_k`, soaks, and the state is programmed again in
+situ with the same train, so time zero is a pulse at the bake temperature and no heating ramp
+is folded into the failure time (a ramp's drift depends on E_a itself). This assumes the train
+saturates the state (it reaches the same G hot and cold) and that G itself does not depend on
+temperature; on a real device with a temperature coefficient, use `reference_k = None` (the
+in-situ reads are the reference) or the ratio criterion `min_ratio` against the HRS read at the
+same temperature. Without a head, or with `reference_k` None or equal to `temperature_k`, the
+in-situ programming reads are the reference.
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from .base import Analysis, PlotSpec, Protocol, param
 from .common import ReadingParameters, check_sequence, with_station_series_resistance
 from .pulsing import PulsePath, WriteRead
 
-PROGRAM, RETAIN = 0, 1
+PROGRAM, RETAIN, REFERENCE = 0, 1, 2
 STATES = ("LRS", "HRS")
 
 
@@ -44,11 +58,13 @@ class RetentionParameters(ReadingParameters):
         "LRS,HRS", "", "states to program and follow, in order (figures: the first)")
     set_amplitude: float = param(1.2, "V", "SET pulse at the device", gt=0.0, le=20.0)
     reset_amplitude: float = param(-1.5, "V", "RESET pulse at the device", ge=-20.0, lt=0.0)
-    pulses: int = param(10, "", "programming pulses per state", ge=1, le=1000)
+    pulses: int = param(20, "", "programming pulses per state (the reads after the second "
+                        "half are the reference)", ge=1, le=1000)
     pulse_width: float = param(1e-3, "s", "programming pulse width", gt=0.0, le=1.0)
-    pulse_period: float = param(5e-3, "s", "programming pulse start to next start", gt=0.0,
+    pulse_period: float = param(20e-3, "s", "programming pulse start to next start", gt=0.0,
                                 le=10.0)
-    read_delay: float = param(1e-3, "s", "pulse end to its read (the as-programmed reference)",
+    read_delay: float = param(10e-3, "s", "pulse end to its read (the as-programmed reference): "
+                              "long against the volatile decay, short against the drift onset",
                               ge=0.0, le=1.0)
     compliance: float = param(1e-3, "A", "current limit of pulses and reads", gt=0.0, le=1.0)
     read_voltage: float = param(0.1, "V", "read level", gt=0.0, le=2.0)
@@ -60,6 +76,10 @@ class RetentionParameters(ReadingParameters):
     temperature_k: float | None = param(
         None, "K", "with a thermal head: set and settle here first (none: leave it, read it); "
         "without: the nominal temperature tagged on the reads (none: 300 K)", gt=0.0, le=800.0)
+    reference_k: float | None = param(
+        300.0, "K", "with a thermal head and temperature_k: program and verify each state here "
+        "first (the failure reference), then heat and re-program in situ (none: the in-situ "
+        "programming reads are the reference)", gt=0.0, le=800.0)
     settle_tolerance: float = param(0.5, "K", "settled within this of temperature_k", gt=0.0,
                                     le=20.0)
     soak: float = param(60.0, "s", "settled for this long before programming", ge=0.0,
@@ -76,7 +96,8 @@ class Retention(Protocol):
     title: ClassVar[str] = "Retention (log-spaced, temperature-tagged)"
     Parameters = RetentionParameters
     columns: ClassVar[tuple[Column, ...]] = (
-        Column("phase", "", "i1", "0 programming read, 1 retention read"),
+        Column("phase", "", "i1", "0 programming read, 1 retention read, 2 reference "
+               "programming read (at reference_k)"),
         Column("state", "", "i1", "index in `states` (0 = first listed)"),
         Column("time", "s", "f8", "time since the end of programming (the reads of one "
                "time point share its start)"),
@@ -127,18 +148,46 @@ class Retention(Protocol):
                        "read_voltage, compliance, reads, nplc")
         if getattr(station, "has_thermal", False) and params.temperature_k is not None:
             station.thermal.check_temperature(params.temperature_k)
+            if params.reference_k is not None:
+                station.thermal.check_temperature(params.reference_k)
+
+    @staticmethod
+    def _cold_reference(params: RetentionParameters, head: Any) -> bool:
+        """Whether each state is first programmed at `reference_k` (see the module docstring)."""
+        return (head is not None and params.temperature_k is not None
+                and params.reference_k is not None
+                and abs(params.temperature_k - params.reference_k) > params.settle_tolerance)
+
+    @staticmethod
+    def _settle(ctx: Any, head: Any, kelvin: float, text: str) -> None:
+        params: RetentionParameters = ctx.params
+        ctx.progress(0, 1, f"{text}: settling at {kelvin:g} K")
+        head.set_temperature(kelvin)
+        head.wait_settled(kelvin, params.settle_tolerance, params.soak, params.settle_timeout,
+                          ctx.should_abort)
+        ctx.checkpoint()
+
+    def _program(self, ctx: Any, path: PulsePath, head: Any, train: WriteRead, phase: int,
+                 index: int) -> float:
+        """Play `train`, emit its reads as `phase`; the clock at the end of programming."""
+        written = path.run(train, ctx.should_abort)
+        end = ctx.clock.now()
+        ctx.checkpoint()
+        temperature, measured = self._temperature(ctx, head)
+        last = max(len(written) - 1, 0)
+        self._emit(ctx, phase, index, written.time - written.time[last] if len(written)
+                   else np.empty(0), written.voltage, written.current, temperature,
+                   measured, ctx.params)
+        return end
 
     # -- procedure -------------------------------------------------------------------------------
     def run(self, ctx: Any) -> None:
         params: RetentionParameters = ctx.params
         path = PulsePath(ctx.station, self.name, self.terminal)
         head = ctx.station.thermal if getattr(ctx.station, "has_thermal", False) else None
-        if head is not None and params.temperature_k is not None:
-            ctx.progress(0, 1, f"settling at {params.temperature_k:g} K")
-            head.set_temperature(params.temperature_k)
-            head.wait_settled(params.temperature_k, params.settle_tolerance, params.soak,
-                              params.settle_timeout, ctx.should_abort)
-            ctx.checkpoint()
+        cold = self._cold_reference(params, head)
+        if head is not None and params.temperature_k is not None and not cold:
+            self._settle(ctx, head, params.temperature_k, "bake")
         times = read_times(params.t_min, params.t_max, params.points, params.spacing)
         trains = self._trains(params)
         reader = path.binding.driver if path.kind == "smu" else path.reader
@@ -146,14 +195,11 @@ class Retention(Protocol):
         for index, train in enumerate(trains):
             ctx.checkpoint()
             ctx.progress(index, len(trains), train.label)
-            written = path.run(train, ctx.should_abort)
-            end = ctx.clock.now()
-            ctx.checkpoint()
-            temperature, measured = self._temperature(ctx, head)
-            last = max(len(written) - 1, 0)
-            self._emit(ctx, PROGRAM, index, written.time - written.time[last] if len(written)
-                       else np.empty(0), written.voltage, written.current, temperature,
-                       measured, params)
+            if cold:
+                self._settle(ctx, head, params.reference_k, f"{train.label} reference")
+                self._program(ctx, path, head, train, REFERENCE, index)
+                self._settle(ctx, head, params.temperature_k, f"{train.label} bake")
+            end = self._program(ctx, path, head, train, PROGRAM, index)
             for k, t in enumerate(times):
                 self._wait(ctx, end + t - ctx.clock.now())
                 temperature, measured = self._temperature(ctx, head)
@@ -218,16 +264,19 @@ class Retention(Protocol):
                params: RetentionParameters, fits: list[pd.DataFrame]) -> dict[str, Any]:
         rows = data[data["state"] == index] if len(data) else data
         retain = rows[rows["phase"] == RETAIN] if len(rows) else rows
-        program = rows[rows["phase"] == PROGRAM] if len(rows) else rows
+        cold = rows[rows["phase"] == REFERENCE] if len(rows) else rows
+        program = cold if len(cold) else rows[rows["phase"] == PROGRAM] if len(rows) else rows
         t = retain["time"].to_numpy(float) if len(retain) else np.empty(0)
         g = retain["conductance"].to_numpy(float) if len(retain) else np.empty(0)
         drift = fit_drift(t, g, floor if name == "LRS" else None)
         stretched = fit_stretched_exponential(t, g)
         settled = program["conductance"].to_numpy(float)[len(program) // 2:]
-        reference = float(np.nanmean(settled)) if np.isfinite(settled).any() else None
+        finite = settled[np.isfinite(settled)]
+        reference = float(finite.mean()) if finite.size else None
+        spread = float(finite.std(ddof=1) / np.sqrt(finite.size)) if finite.size > 1 else None
         ratio = params.min_ratio if name == "LRS" else None
         t_fail = failure_time(t, g, reference, params.max_change, floor if ratio else None,
-                              ratio)
+                              ratio, reference_uncertainty=spread)
         temps = retain["temperature"].to_numpy(float) if len(retain) else np.empty(0)
         temperature = (Estimate(float(np.nanmean(temps)), float(np.nanstd(temps)), "K",
                                 "measured" if bool(retain["temperature_measured"].all())
@@ -237,7 +286,9 @@ class Retention(Protocol):
             grid = np.geomspace(t.min(), t.max(), 100)
             fits.append(pd.DataFrame({"time": grid, "conductance": drift.curve(grid),
                                       "label": f"{name} drift fit"}))
-        g0 = (Estimate(reference, None, "S", "as-programmed reads")
+        where = (f"as-programmed reads at {float(cold['temperature'].mean()):.1f} K"
+                 if len(cold) else "as-programmed reads in situ")
+        g0 = (Estimate(reference, spread, "S", where)
               if reference is not None and np.isfinite(reference)
               else Estimate.missing("S", "no programming read"))
         return {"state": name, "drift_nu": drift.nu, "g_programmed": g0,
