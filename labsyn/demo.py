@@ -15,7 +15,7 @@ from labsyn.station import Station
 from labsyn.station.config import load_station_config
 from labsyn.store import DeviceId, Store
 
-DEMO_PRESET = "hfox"  # the HfOx cell with ms-scale volatile states an SMU can resolve
+DEMO_PRESET = "hfox_slow"  # the HfOx cell with ms-scale volatile states an SMU can resolve
 
 
 def demo_recipe_path() -> Path:
@@ -64,9 +64,9 @@ def _report(store: Store, result: RecipeResult, device: int) -> None:
         units = {c.name: c.unit for c in loaded.columns}
         paths += plot_run(loaded.data, protocol.plots, units, dest, run.run_id,
                           title=f"device {device}", fits=run.fits)
-        spec = protocol.plots[0]
-        panels.append(Panel(protocol.title, loaded.data, spec, units, run.fits.get(spec.name),
-                            run.figures))
+        for spec in protocol.plots:
+            panels.append(Panel(spec.title, loaded.data, spec, units, run.fits.get(spec.name),
+                                run.figures))
     png, page = report_page(panels, dest, f"demo-device-{device}",
                             f"labsyn demo — simulated HfOx synapse, device {device}")
     print("\nReport page:")

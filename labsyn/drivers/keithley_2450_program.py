@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from labsyn.errors import LimitError
 
 from .sequence import PulseTrain, SequenceData, Staircase
@@ -13,6 +15,8 @@ MAX_MESSAGE_BYTES = 6000  # program-message size we allow; the 2450 manual we ha
 MEASURE_OVERHEAD_S = 250e-6
 MIN_SWEEP_DELAY_S = 50e-6
 BUFFER = '"defbuffer1"'
+MAX_BLOCKS = 63  # trigger-model block numbers 1-63
+SETUP_BLOCKS = 5  # buffer clear, W and R recalls, output on, notify (timer start)
 
 
 def measure_time(nplc: float, line_frequency: float, autozero: bool = True) -> float:
@@ -66,22 +70,118 @@ def check_pulse_top(train: PulseTrain, name: str, nplc: float, line_frequency: f
                          "lower the NPLC")
 
 
+@dataclass(frozen=True)
+class RunLayout:
+    """A train as runs of identical pulses, (entry index, pulses): `head` once, then `body`
+    `repeats` times; `levels` are the write list's entries (one per distinct amplitude)."""
+
+    levels: tuple[float, ...]
+    head: tuple[tuple[int, int], ...]
+    body: tuple[tuple[int, int], ...]
+    repeats: int
+
+
+def amplitude_runs(amplitudes: tuple[float, ...]) -> list[tuple[float, int]]:
+    """Consecutive identical amplitudes as (amplitude, run length)."""
+    runs: list[tuple[float, int]] = []
+    for value in amplitudes:
+        if runs and runs[-1][0] == value:
+            runs[-1] = (value, runs[-1][1] + 1)
+        else:
+            runs.append((value, 1))
+    return runs
+
+
+def _pulse_block_count(train: PulseTrain) -> int:
+    """Blocks of one pulse and its read (`_pulse_blocks`)."""
+    return 4 + int(train.measure_pulse) + (3 if train.read_level is not None else 0)
+
+
+def _layout_blocks(train: PulseTrain, runs: list[tuple[float, int]], repeats: int) -> int:
+    loops = sum(length > 1 for _, length in runs) + int(repeats > 1)
+    return SETUP_BLOCKS + len(runs) * _pulse_block_count(train) + loops + 1
+
+
+def run_layout(train: PulseTrain) -> RunLayout | None:
+    """The fewest-blocks run-length layout of `train` (head + body x repeats) that fits the
+    trigger model's MAX_BLOCKS, or None (then one list entry per pulse): when none fits, or
+    when it would store as many entries as pulses."""
+    runs = amplitude_runs(train.amplitudes)
+    most = (MAX_BLOCKS - SETUP_BLOCKS - 1) // _pulse_block_count(train)
+    best: tuple[int, int, int] | None = None  # (blocks, head length, body length)
+    for h in range(min(len(runs), most + 1)):
+        rest = runs[h:]
+        for p in range(1, min(len(rest), most - h) + 1):
+            if len(rest) % p or rest != rest[:p] * (len(rest) // p):
+                continue
+            blocks = _layout_blocks(train, runs[:h + p], len(rest) // p)
+            if blocks <= MAX_BLOCKS and (best is None or blocks < best[0]):
+                best = (blocks, h, p)
+            break
+    if best is None:
+        return None
+    _, h, p = best
+    levels = tuple(dict.fromkeys(v for v, _ in runs[:h + p]))
+    if len(levels) == train.points > 1:  # no run repeats: one entry per pulse is as short
+        return None
+    indexed = [(levels.index(v) + 1, n) for v, n in runs[:h + p]]
+    return RunLayout(levels, tuple(indexed[:h]), tuple(indexed[h:]), (len(runs) - h) // p)
+
+
+def _pulse_blocks(train: PulseTrain, recall: str, read_list: str, nplc: float,
+                  line_frequency: float) -> list[str]:
+    """One pulse and its read: wait for the timer, `recall` the pulse level, hold it (sampling
+    its top with `measure_pulse`), read, back to base."""
+    blocks = ["WAIT {n}, TIM1", recall]
+    if train.measure_pulse:
+        blocks += [f"DEL:CONS {{n}}, {pulse_top_delay(train, nplc, line_frequency):.9g}",
+                   f"MEAS {{n}}, {BUFFER}"]
+    else:
+        blocks.append(f"DEL:CONS {{n}}, {train.width:.9g}")
+    if train.read_level is not None:
+        blocks += [f"CONF:REC {{n}}, {read_list}, 1",
+                   f"DEL:CONS {{n}}, {train.read_delay:.9g}",
+                   f"MEAS {{n}}, {BUFFER}"]
+    return [*blocks, f"CONF:REC {{n}}, {read_list}, 2"]
+
+
+def _run_blocks(train: PulseTrain, layout: RunLayout, write_list: str, read_list: str,
+                nplc: float, line_frequency: float) -> list[str]:
+    """Each run once, its pulse looped `length` times; the body looped `repeats` times."""
+    blocks: list[str] = []
+    body_start = 0
+    for k, (index, length) in enumerate(layout.head + layout.body):
+        if k == len(layout.head):
+            body_start = SETUP_BLOCKS + len(blocks) + 1
+        start = SETUP_BLOCKS + len(blocks) + 1
+        blocks += _pulse_blocks(train, f"CONF:REC {{n}}, {write_list}, {index}", read_list,
+                                nplc, line_frequency)
+        if length > 1:
+            blocks.append(f"BRAN:COUN {{n}}, {length}, {start}")
+    if layout.repeats > 1:
+        blocks.append(f"BRAN:COUN {{n}}, {layout.repeats}, {body_start}")
+    return blocks
+
+
 def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str],
                          line_frequency: float = 50.0) -> list[str]:
     """A timer-paced trigger model: write pulse, then a read at `read_level`, N times.
 
-    Config list W holds one index per pulse (stepped with NEXT), or one index recalled for every
-    pulse when all are identical; R holds (read, base). With `measure_pulse` the pulse's
-    constant delay is cut to `pulse_top_delay` and a MEASURE block fills the rest of the pulse
-    (the pulse keeps its width); `line_frequency` sets that reading's length.
+    Run-length layout (`run_layout`): config list W holds one entry per distinct amplitude;
+    each run of identical pulses is one pulse block sequence recalling its entry, looped by a
+    branch counter (count = run length), and a periodic run pattern (LTP/LTD cycles) is looped
+    once more. A train that does not fit the block budget stores one W entry per pulse, stepped
+    with CONFIG_NEXT. R holds (read, base). With `measure_pulse` the pulse's constant delay is
+    cut to `pulse_top_delay` and a MEASURE block fills the rest of the pulse (the pulse keeps
+    its width); `line_frequency` sets that reading's length.
     """
     write_list, read_list = (f'"{n}"' for n in names)
+    layout = run_layout(train)
     peak = max(abs(v) for v in train.levels)
     commands = [_setup(train.current_limit, nplc, autozero=False),
                 f":SOUR:VOLT:RANG:AUTO 0;:SOUR:VOLT:RANG {max(peak, 0.02):.6g}",
                 f":SOUR:CONF:LIST:CRE {write_list};:SOUR:CONF:LIST:CRE {read_list}"]
-    identical = len(set(train.amplitudes)) == 1
-    amplitudes = train.amplitudes[:1] if identical else train.amplitudes
+    amplitudes = train.amplitudes if layout is None else layout.levels
     stores = [f":SOUR:VOLT {v:.9g};:SOUR:CONF:LIST:STOR {write_list}" for v in amplitudes]
     for i in range(0, len(stores), STORES_PER_COMMAND):
         commands.append(";".join(stores[i:i + STORES_PER_COMMAND]))
@@ -93,25 +193,17 @@ def pulse_train_commands(train: PulseTrain, nplc: float, names: tuple[str, str],
         f":TRIG:TIM1:COUN {train.points}", ":TRIG:TIM1:STAR:STIM NOT1",
         ":TRIG:TIM1:STAR:GEN OFF", ":TRIG:TIM1:STAT ON"]))
     blocks = [f"BUFF:CLE {{n}}, {BUFFER}",
-              f"CONF:REC {{n}}, {write_list}, {1 if identical else train.points}",
+              f"CONF:REC {{n}}, {write_list}, {1 if layout is not None else train.points}",
               f"CONF:REC {{n}}, {read_list}, 2",
               "SOUR:STAT {n}, ON",
               "NOT {n}, 1"]
-    loop = len(blocks) + 1
-    recall = f"CONF:REC {{n}}, {write_list}, 1" if identical else f"CONF:NEXT {{n}}, {write_list}"
-    blocks += ["WAIT {n}, TIM1", recall]
-    if train.measure_pulse:
-        blocks += [f"DEL:CONS {{n}}, {pulse_top_delay(train, nplc, line_frequency):.9g}",
-                   f"MEAS {{n}}, {BUFFER}"]
+    if layout is not None:
+        blocks += _run_blocks(train, layout, write_list, read_list, nplc, line_frequency)
     else:
-        blocks.append(f"DEL:CONS {{n}}, {train.width:.9g}")
-    if train.read_level is not None:
-        blocks += [f"CONF:REC {{n}}, {read_list}, 1",
-                   f"DEL:CONS {{n}}, {train.read_delay:.9g}",
-                   f"MEAS {{n}}, {BUFFER}"]
-    blocks += [f"CONF:REC {{n}}, {read_list}, 2",
-               f"BRAN:COUN {{n}}, {train.points}, {loop}",
-               "SOUR:STAT {n}, OFF"]
+        blocks += _pulse_blocks(train, f"CONF:NEXT {{n}}, {write_list}", read_list, nplc,
+                                line_frequency)
+        blocks.append(f"BRAN:COUN {{n}}, {train.points}, {SETUP_BLOCKS + 1}")
+    blocks.append("SOUR:STAT {n}, OFF")
     commands.append(':TRIG:LOAD "Empty"')
     commands.append(";".join(":TRIG:BLOC:" + b.format(n=n) for n, b in enumerate(blocks, 1)))
     return commands

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -162,6 +162,8 @@ class Runner:
         if self.station.dry_run:
             return self.protocol.dry_run_analysis()
         try:
+            if getattr(self.protocol, "streams_analysis", False):
+                return self.protocol.analyse_blocks(self.data_blocks(), self.params)
             return self.protocol.analyse(self.data(), self.params)
         except Exception:
             log.error("run %s: analysis failed:\n%s", self.run_id, traceback.format_exc())
@@ -175,6 +177,23 @@ class Runner:
             return pd.DataFrame({c.name: np.empty(0, c.dtype) for c in self.protocol.columns})
         return pd.DataFrame({c.name: np.concatenate([b[c.name] for b in self._memory])
                              for c in self.protocol.columns})
+
+    def data_blocks(self, rows: int = 65536) -> Iterator[pd.DataFrame]:
+        """The run's data in blocks of `rows`, read from the run file (flat memory)."""
+        path = getattr(self._writer, "path", None)
+        if self.store is None or not self.run_id or path is None:
+            yield self.data()
+            return
+        import h5py  # the store's file format; read here block by block
+
+        names = [c.name for c in self.protocol.columns]
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            datasets = [f["data"][name] for name in names]
+            total = min(d.shape[0] for d in datasets)
+            for start in range(0, total, rows):
+                stop = min(start + rows, total)
+                yield pd.DataFrame({n: d[start:stop] for n, d in zip(names, datasets,
+                                                                     strict=True)})
 
     # -- what the context reports -------------------------------------------------------------
     def _context(self) -> RunContext:

@@ -9,7 +9,9 @@ is sub-stepped (Δw <= 0.02, Δs <= 0.1 per sub-step) and the device voltage re-
 - Forming: dD/dt = exp((|V| - V_form)/V_accel)/tau_form (either polarity); at D = 1 the device
   forms with G = clip(I_avail/V_min, G_off, G_on), I_avail = min(i_limit, |V_emf|/r_series). With
   I_avail/V_min > 10·G_on the device is overformed: stuck at LRS (truth.stuck = "LRS").
-- SET (V > V_set): dw/dt = k·(1 - w); RESET (V < -V_reset): dw/dt = -k·w;
+- SET (V > V_set): dw/dt = k·(w_inf_set - w); RESET (V < -V_reset): dw/dt = k·(w_inf_reset - w),
+  w clipped to [0, 1] (hard bounds; HFOX: w_inf 1 / 0, soft bounds only, as NeuroSim's devices
+  need w_inf beyond the bounds: see presets_neurosim);
   k = k0·(exp((|V| - V_th)/V_slope) - 1)·exp(-Ea/k_B·(1/T - 1/T0)).
 - G = G_off + w_eff·(G_on - G_off) + (dG1·s1 + dG2·s2); I = G·V0·sinh(V/V0), V0 linear in w.
 - Volatile: ds_i/dt = k_v(V)·(1 - s_i) - s_i/tau_i above V_vol, else -s_i/tau_i.
@@ -53,6 +55,7 @@ from labsyn.mock_instruments.presets import (
     draw_device_params,
 )
 
+from .device_endurance import BipolarCycles
 from .device_model_physics import (
     _ARG_MAX,
     _DS_STEP,
@@ -74,7 +77,7 @@ __all__ = [
     "SegmentResult", "device_rng",
 ]
 
-class RRAMDevice(PulseTrains):
+class RRAMDevice(PulseTrains, BipolarCycles):
     """One bipolar filamentary RRAM cell driven by constant-voltage (or current) segments."""
 
     def __init__(self, preset: RRAMPreset = HFOX, rng: np.random.Generator | None = None,
@@ -163,10 +166,11 @@ class RRAMDevice(PulseTrains):
         p, prm = self.preset, self.truth.params
         if v_dev > self._v_set_th:
             x = (v_dev - self._v_set_th) / p.v_set_slope
-            return prm.k0_set * self._rate_factor * math.expm1(min(x, _ARG_MAX)), 1.0
+            return prm.k0_set * self._rate_factor * math.expm1(min(x, _ARG_MAX)), p.w_inf_set
         if v_dev < -self._v_reset_th:
             x = (-v_dev - self._v_reset_th) / p.v_reset_slope
-            return prm.k0_reset * self._rate_factor * math.expm1(min(x, _ARG_MAX)), 0.0
+            return (prm.k0_reset * self._rate_factor * math.expm1(min(x, _ARG_MAX)),
+                    p.w_inf_reset)
         return 0.0, 0.0
 
     def _vol_rate(self, v_dev: float) -> float:
@@ -179,7 +183,7 @@ class RRAMDevice(PulseTrains):
         folded = None
         if k > 0.0:
             folded = self._w * self._drift(self._t_prog)
-            self._w = w_inf + (folded - w_inf) * math.exp(-k * dt)
+            self._w = min(max(w_inf + (folded - w_inf) * math.exp(-k * dt), 0.0), 1.0)
             self._t_prog = 0.0
         else:
             self._t_prog += dt * self._drift_accel
@@ -277,15 +281,23 @@ class RRAMDevice(PulseTrains):
             self._t_prog = 0.0
 
     def _finish_programming(self, w_start: float, w_inf: float) -> None:
-        """Multiplicative C2C noise on the segment's Δw, kept between w_start and w_inf."""
+        """C2C noise: multiplicative on the segment's Δw (kept between w_start and w_inf), then
+        NeuroSim's additive N(0, c2c_sigma_w) on w; w stays within the hard bounds [0, 1]."""
+        p = self.preset
         dw = self._w - w_start
-        if dw != 0.0 and self.preset.noise:
-            m = 1.0 + self.preset.c2c_sigma_dw * self._rng.standard_normal()
+        if dw != 0.0 and p.noise:
+            m = 1.0 + p.c2c_sigma_dw * self._rng.standard_normal()
             self._w = w_start + dw * min(max(m, 0.0), (w_inf - w_start) / dw)
+            if p.c2c_sigma_w > 0.0:
+                self._w += p.c2c_sigma_w * self._rng.standard_normal()
+            self._w = min(max(self._w, 0.0), 1.0)
 
     def _segment(self, v_emf: float, duration: float, i_limit: float | None,
                  r_series: float) -> tuple[SegmentResult, bool]:
         """Integrate a constant source drive; also reports whether the limit ever let go."""
+        if self._prepaid_s > 0.0 and (skipped := self._consume_prepaid(
+                v_emf, duration, i_limit, r_series)) is not None:
+            return skipped
         p = self.preset
         direct = i_limit is None and r_series == 0.0
         t = peak = 0.0

@@ -95,8 +95,13 @@ class PulseTrains:
             y_star = alpha * w_inf / den if den > 0.0 else y1
             c = a * f_gap
             c[0] = 1.0
-            with np.errstate(divide="ignore"):
-                y = y_star + (y1 - y_star) * np.exp(np.cumsum(np.log(c)))
+            if p.noise and p.c2c_sigma_w > 0.0:
+                y = _additive_c2c_train(x0, w_inf, a, f_gap,
+                                        p.c2c_sigma_w * self._rng.standard_normal(n))
+            else:
+                with np.errstate(divide="ignore"):
+                    y = y_star + (y1 - y_star) * np.exp(np.cumsum(np.log(c)))
+                y = np.clip(y, 0.0, 1.0)  # hard bounds: exact for a monotone recursion
             w_start = np.empty(n)
             w_start[0] = x0
             w_start[1:] = y[:-1] * f_gap
@@ -136,3 +141,16 @@ class PulseTrains:
         self.time_s += m * (tp + tg)
         self.truth.peak_current = max(self.truth.peak_current, float(np.max(np.abs(peak))))
         return g_read, v0_read, peak
+
+
+def _additive_c2c_train(x0: float, w_inf: float, a: np.ndarray, f_gap: float,
+                        kicks: np.ndarray) -> np.ndarray:
+    """w after each pulse with NeuroSim's additive C2C kick and the [0, 1] clip at every pulse
+    (no closed form: one step per pulse)."""
+    y = np.empty(a.size)
+    w = x0
+    for i in range(a.size):
+        w = min(max(w_inf - a[i] * (w_inf - w) + kicks[i], 0.0), 1.0)
+        y[i] = w
+        w *= f_gap
+    return y

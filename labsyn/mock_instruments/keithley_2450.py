@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .keithley_2450_commands import register_commands
+from .keithley_2450_fast_trains import bulk_list_store, fast_alternating_train
 from .keithley_trigger import Block, Plan, Planner, SourceSettings, Timer
 from .reading_buffer import (
     SOURCE_STATUS_LIMIT,
@@ -115,6 +116,10 @@ class SimKeithley2450(ScpiInstrument):
         if self.plan is not None and now >= self.plan.end:
             self._finish_plan()
 
+    def receive(self, data: bytes, now: float) -> None:
+        if not bulk_list_store(self, data, now):  # a pulse train's levels, in one pass
+            super().receive(data, now)
+
     def _finish_plan(self) -> None:
         assert self.plan is not None
         self.source, self.output_on = self.plan.final_settings, self.plan.final_output
@@ -166,6 +171,9 @@ class SimKeithley2450(ScpiInstrument):
         if blocks is not None:
             self.blocks = blocks
         self.bench.sync()
+        if (fast := fast_alternating_train(self)) is not None:  # endurance trains
+            self.plan, self.tripped = fast, False
+            return
         planner = Planner(self.blocks, self.source_lists, self.timers, self.measure_time(),
                           self.off_mode)
         settings = replace(self.source, delay=self.source_delay())

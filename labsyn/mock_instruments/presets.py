@@ -52,6 +52,8 @@ class RRAMPreset:
     v_reset_th: float = 0.85  # V, RESET threshold (magnitude, negative polarity)
     v_reset_slope: float = 0.04  # V per e-fold of the RESET rate
     k0_reset: float = 0.52  # 1/s, RESET rate prefactor
+    w_inf_set: float = 1.0  # SET drives w toward this (>= 1; w clipped at 1: hard bound)
+    w_inf_reset: float = 0.0  # RESET drives w toward this (<= 0; w clipped at 0)
     ea_switch_ev: float = 0.3  # eV, activation energy of the switching rates
     t_ref_k: float = 300.0  # K, temperature at which rates and drift take their nominal values
     ltp_pulse_v: float = 1.1  # V, identical-pulse LTP write amplitude (k·t_pw = 0.04)
@@ -88,6 +90,7 @@ class RRAMPreset:
     c2c_sigma_v_th: float = 0.01  # V, threshold redraw at each 0.5 crossing (±40 % in k)
     c2c_sigma_ln_level: float = 0.03  # log-normal redraw of g_on / g_off levels per cycle
     c2c_sigma_dw: float = 0.03  # relative noise on each segment's (or pulse's) Δw
+    c2c_sigma_w: float = 0.0  # additive N(0, σ) on w per programming segment (NeuroSim C2C)
     read_noise: float = 0.007  # relative Gaussian noise of read_current
 
     def __post_init__(self) -> None:
@@ -100,6 +103,11 @@ class RRAMPreset:
                 raise ValueError(f"RRAMPreset.{name} must be > 0, got {getattr(self, name)!r}")
         if self.g_off >= self.g_on:
             raise ValueError(f"RRAMPreset.g_off ({self.g_off}) must be below g_on ({self.g_on})")
+        if self.w_inf_set < 1.0 or self.w_inf_reset > 0.0:
+            raise ValueError(f"RRAMPreset needs w_inf_set >= 1 and w_inf_reset <= 0, got "
+                             f"{self.w_inf_set!r}, {self.w_inf_reset!r}")
+        if self.c2c_sigma_w < 0.0:
+            raise ValueError(f"RRAMPreset.c2c_sigma_w must be >= 0, got {self.c2c_sigma_w!r}")
         if self.v_vol_th >= min(self.v_set_th, self.v_reset_th):
             raise ValueError("RRAMPreset.v_vol_th must be below v_set_th and v_reset_th")
 
@@ -173,3 +181,12 @@ def device_rng(wafer_seed: int, die: tuple[int, int], device: int) -> np.random.
     words = [_seed_word("wafer_seed", wafer_seed), _seed_word("die column", die[0]),
              _seed_word("die row", die[1]), _seed_word("device", device)]
     return np.random.default_rng(np.random.SeedSequence(words))
+
+
+def __getattr__(name: str) -> RRAMPreset:
+    """The NeuroSim benchmark presets (`AG_ASI`, `TAOX_HFOX`, ...), loaded on first use."""
+    from . import presets_neurosim
+
+    if name.lower() in presets_neurosim.NEUROSIM_PRESETS:
+        return presets_neurosim.NEUROSIM_PRESETS[name.lower()]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,6 +14,7 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
     "iv-sweep": ("labsyn.protocols.iv_sweep", "IVSweep"),
     "align": ("labsyn.protocols.align", "Align"),
     "retention": ("labsyn.protocols.retention", "Retention"),
+    "ltp-ltd": ("labsyn.protocols.ltp_ltd", "LtpLtd"),
     "switch-seeker": ("labsyn.protocols.switch_seeker", "SwitchSeeker"),
     "ppf": ("labsyn.protocols.ppf", "PPF"),
     "srdp": ("labsyn.protocols.srdp", "SRDP"),
@@ -23,6 +24,7 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
     "read-disturb": ("labsyn.protocols.read_disturb", "ReadDisturb"),
     "write-verify": ("labsyn.protocols.write_verify", "WriteVerify"),
     "multistate": ("labsyn.protocols.multistate", "MultiState"),
+    "endurance": ("labsyn.protocols.endurance", "Endurance"),
 }
 
 

@@ -86,6 +86,7 @@ class Protocol(ABC):
     plots: ClassVar[tuple[PlotSpec, ...]]
     figures: ClassVar[Mapping[str, str]]  # figure name -> unit
     terminal: ClassVar[str] = "TE"
+    streams_analysis: ClassVar[bool] = False  # True: the runner calls analyse_blocks
 
     def parameters(self, values: Mapping[str, Any] | ProtocolParameters | None = None
                    ) -> ProtocolParameters:
@@ -131,6 +132,11 @@ class Protocol(ABC):
     @abstractmethod
     def analyse(self, data: pd.DataFrame, params: Any) -> Analysis:
         """Figures of merit from the run's data."""
+
+    def analyse_blocks(self, blocks: Iterable[pd.DataFrame], params: Any) -> Analysis:
+        """Figures from the run's data read in blocks, for runs too long to load at once (the
+        runner uses it when `streams_analysis` is set); by default the joined blocks."""
+        return self.analyse(pd.concat(list(blocks), ignore_index=True), params)
 
     def dry_run_analysis(self) -> Analysis:
         """A dry run's analysis: every figure missing, for want of physical data."""

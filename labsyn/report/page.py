@@ -4,6 +4,7 @@ figures of merit), as a PNG and an HTML page that embeds it with the full table 
 from __future__ import annotations
 
 import html
+import textwrap
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from matplotlib.figure import Figure
 from .plots import draw_spec
 
 FIGURES_PER_PANEL = 8
+LINE_CHARS = 44  # a panel's figure lines; the HTML table has them in full
 
 
 @dataclass
@@ -47,7 +49,8 @@ def report_page(panels: Sequence[Panel], dest: Path, stem: str, title: str) -> t
         draw_spec(axes, panel.data, panel.spec, panel.units, panel.fit)
         axes.set_title(panel.title, fontsize=10)
         names = list(panel.shown) or list(panel.figures)[:FIGURES_PER_PANEL]
-        lines = [f"{n}: {panel.figures[n]}" for n in names if n in panel.figures]
+        lines = [textwrap.shorten(f"{n}: {panel.figures[n]}", LINE_CHARS, placeholder=" …)")
+                 for n in names if n in panel.figures]
         notes = figure.add_subplot(cell[1])
         notes.axis("off")
         half = (len(lines) + 1) // 2

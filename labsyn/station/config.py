@@ -19,7 +19,7 @@ from labsyn.errors import ConfigError
 from .registry import DRIVERS
 
 TERMINALS = ("TE", "BE", "gate", "drain", "source")
-PRESETS = ("hfox", "hfox_slow")
+PRESETS = ("hfox", "hfox_slow", "ag_asi", "taox_hfox", "pcmo", "alox_hfo2", "epiram")
 SIMULATED_TERMINALS = ("TE", "BE")
 
 

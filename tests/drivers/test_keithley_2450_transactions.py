@@ -78,3 +78,16 @@ def test_pulse_top_sampling_keeps_1000_pulses_within_5_transactions(smu: Any) ->
     transactions, rows = count_transactions(smu, sampled)
     assert rows == 2000
     assert transactions == count_transactions(smu, plain)[0] <= 5
+
+
+@pytest.mark.parametrize("measure_pulse", [False, True])
+def test_1000_pulse_ltp_ltd_cycles_cost_at_most_5_transactions(smu: Any,
+                                                                measure_pulse: bool) -> None:
+    """2 cycles x (250 LTP + 250 LTD), a read after each pulse: one entry per amplitude."""
+    amplitudes = ((0.9,) * 250 + (-1.0,) * 250) * 2
+    sequence = Sequence("TE", (PulseTrain(amplitudes, 1e-3, 5e-3, 1e-3, read_level=0.1,
+                                          read_delay=1e-3, measure_pulse=measure_pulse),),
+                        nplc=0.01)
+    transactions, rows = count_transactions(smu, sequence)
+    assert rows == 1000 * (2 if measure_pulse else 1)
+    assert transactions <= 5

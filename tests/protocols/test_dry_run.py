@@ -16,6 +16,7 @@ PYVISA_SIM = STATIONS / "keithley_2450_pyvisa_sim.yaml"
     ("forming", {"v_max": 0.06, "read_voltage": 0.05}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0}),
     ("retention", {"points": 4, "t_max": 100.0}),  # no thermal head: nominal temperature
+    ("ltp-ltd", {"pulses": 10, "cycles": 2}),
     ("forming", {"mode": "pulsed", "v_start": 1.0, "v_step": 0.5, "v_max": 3.0,
                  "r_threshold": None, "trip_percent": 20.0}),
     ("switch-seeker", {"v_start": 0.5, "v_max": 1.0, "v_step": 0.25}),
@@ -29,6 +30,8 @@ PYVISA_SIM = STATIONS / "keithley_2450_pyvisa_sim.yaml"
                       "program_amplitude": -1.0, "program_pulses": 3}),
     ("write-verify", {"max_pulses": 5}),
     ("multistate", {"v_stop": 0.85}),
+    ("endurance", {"cycles": 6, "block_cycles": 3}),
+    ("endurance", {"cycles": 30, "block_cycles": 5, "reads": "log", "reads_per_decade": 2}),
 ])
 def test_protocols_run_clean_on_stock_pyvisa_sim(name: str, params: dict) -> None:
     runner = assert_dry_run_clean(PYVISA_SIM, name, params)
