@@ -103,7 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="first port (0 = any free port)")
     serve.set_defaults(handler=_sim_serve)
     add_run_commands(commands)
+    add_gui_command(commands)
     return parser
+
+
+def add_gui_command(commands: Any) -> None:
+    """`labsyn gui`: its options are declared here so `--help` needs no Qt."""
+    gui = commands.add_parser("gui", help="the bench measurement window (PySide6)")
+    gui.add_argument("--station", help="station YAML file (default: the last one, else the "
+                     "simulated demo bench)")
+    _data_option(gui)
+    gui.add_argument("--close-after-start", action="store_true",
+                     help="testing: start the picked job, close the window once it runs")
+    gui.add_argument("--start", action="store_true",
+                     help="start the picked job as soon as the window is up")
+    gui.set_defaults(handler=_lazy("gui"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

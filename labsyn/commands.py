@@ -132,3 +132,13 @@ def _demo(args: argparse.Namespace) -> int:
     from labsyn.demo import run_demo
 
     return run_demo(open_store(args), cycles=args.cycles, device=args.device)
+
+
+def gui(args: argparse.Namespace) -> int:
+    """`labsyn gui`: Qt is imported only here."""
+    import logging
+
+    from labsyn.gui.app import run
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run(args)

@@ -4,8 +4,8 @@ figures of merit), as a PNG and an HTML page that embeds it with the full table 
 from __future__ import annotations
 
 import html
-import textwrap
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
