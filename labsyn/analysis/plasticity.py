@@ -22,6 +22,8 @@ from scipy.optimize import brentq, minimize
 from .result import Estimate
 
 _SCALE = 0.099
+SOFT_NOTE = ("no hard bound in view: states counted until G is within one read σ of its "
+             "asymptote")
 
 
 def label_from_a_norm(a_norm: float) -> float:
@@ -69,6 +71,8 @@ class BranchFit:
     residual_sigma: float = math.nan  # S, per-pulse residual of the step model
     read_sigma: float = math.nan  # S, read noise estimated on the plateau
     c2c: Estimate = field(default_factory=lambda: Estimate.missing("", "not computed"))
+    bound: str = "hard"  # "soft": no kink; states counted until G is within one read σ of
+    #                      the asymptote (further pulses give no distinguishable state)
 
     @property
     def ok(self) -> bool:
@@ -176,6 +180,19 @@ def _kink_visibility(a: float, p_max: float, b: float, sigma_mean: float,
     return float(math.sqrt(np.sum((distance / sigma_mean) ** 2)))
 
 
+def _soft_bound(a: float, a_err: float, b: float, read_sigma: float, n_pulses: int
+                ) -> tuple[float, float, float] | None:
+    """A soft-bounded branch (G → asymptote, no hard bound in view): the pulses until the
+    remaining change |B|·e^(-P/A) falls below one read σ, its uncertainty, and the fraction of
+    B reached there; None if the train ended before that or nothing can be said."""
+    if not (read_sigma > 0 and b > read_sigma and a > 0):
+        return None
+    p_sat = a * math.log(b / read_sigma)
+    if p_sat > n_pulses:
+        return None
+    return p_sat, max(p_sat * a_err / a, 0.5), -math.expm1(-p_sat / a)
+
+
 def fit_branch(table: np.ndarray, direction: int, tolerance: float = 0.1) -> BranchFit:
     """Fit one branch: `table[cycle, i]` is G (S) read after pulse i + 1 of that cycle.
 
@@ -188,6 +205,9 @@ def fit_branch(table: np.ndarray, direction: int, tolerance: float = 0.1) -> Bra
     the label) is flagged not identifiable when its profile width exceeds `tolerance`/2 or
     when the curve over the last `tolerance` of the pulses before P_max stands less than 3 σ
     of the cycle-mean read noise above the plateau (|label| ≳ 6: e^(-P_max/A) ≲ 1e-4).
+    A soft-bounded device (no kink: the best break sits at the end of a train over which G has
+    converged) gets `bound = "soft"` and P_max = the pulses until G is within one read σ of
+    its asymptote, A·ln(|B|/σ).
     """
     table = np.atleast_2d(np.asarray(table, dtype=float))
     finite = np.isfinite(table)
@@ -228,9 +248,20 @@ def fit_branch(table: np.ndarray, direction: int, tolerance: float = 0.1) -> Bra
     a_norm_err = a_norm * math.hypot(a_err / a, p_err / p_max)
     plateau = table[:, n > p_max]
     read_sigma = float(np.nanstd(plateau)) if np.isfinite(plateau).sum() > 2 else noise
-    saturated = p_max + 2.0 * p_err <= n_pulses - max(3, n_pulses // 10)
+    margin = max(3, n_pulses // 10)
+    saturated = p_max + 2.0 * p_err <= n_pulses - margin
     kink = _kink_visibility(a, p_max, abs(b), read_sigma / root_c, tolerance)
     identifiable = p_err <= 0.5 * tolerance * p_max and kink >= 3.0
+    bound = "hard"
+    if p_max > n_pulses - margin:  # the best break is at the end of the train: no kink
+        soft = _soft_bound(a, a_err, abs(b), noise, n_pulses)
+        if soft is not None:  # ... but the curve has converged within the train
+            p_max, p_err, reach = soft
+            y_end = g0_c + b_c * reach
+            g_end_err = float(np.std(y_end) / root_c) if cycles.sum() > 1 else None
+            a_norm = a / p_max
+            a_norm_err = a_norm * math.hypot(a_err / a, p_err / p_max)
+            saturated, identifiable, bound = True, True, "soft"
     reason = ""
     if not identifiable:
         reason = (f"P_max is not identifiable from these reads: G approaches its bound as "
@@ -249,13 +280,13 @@ def fit_branch(table: np.ndarray, direction: int, tolerance: float = 0.1) -> Bra
     except ValueError as exc:
         label_est = Estimate.missing("", str(exc))
     fit = BranchFit(direction, Estimate(sign * a, a_err, "pulses"),
-                    Estimate(p_max, p_err, "pulses"),
+                    Estimate(p_max, p_err, "pulses", SOFT_NOTE if bound == "soft" else ""),
                     Estimate(sign * a_norm, a_norm_err, ""), label_est,
                     Estimate(g0, g0_err, "S"),
                     Estimate(sign * float(np.mean(y_end)), g_end_err, "S"),
                     saturated=saturated and identifiable, reason=reason,
                     params=(g0, b_signed, a), break_pulse=max(int(p_max), 1),
-                    p_break=p_max, read_sigma=read_sigma)
+                    p_break=p_max, read_sigma=read_sigma, bound=bound)
     fit.c2c = _c2c(table, fit)
     return fit
 

@@ -174,8 +174,9 @@ class LtpLtd(Protocol):
                                           "conductance": fit.curve(steps), "label": label}))
         details = pd.DataFrame([
             {"branch": name, "a_pulses": f.a.value, "p_max": f.p_max.value,
-             "saturated": f.saturated, "g_start": f.g_start.value, "g_end": f.g_end.value,
-             "c2c": f.c2c.value, "reason": f.reason} for name, f in (("LTP", ltp), ("LTD", ltd))])
+             "saturated": f.saturated, "bound": f.bound, "g_start": f.g_start.value,
+             "g_end": f.g_end.value, "c2c": f.c2c.value, "reason": f.reason}
+            for name, f in (("LTP", ltp), ("LTD", ltd))])
         return Analysis(figures, details,
                         {"conductance": pd.concat(fits, ignore_index=True)} if fits else {})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -125,11 +126,17 @@ def test_per_cycle_levels_do_not_bias_the_fit() -> None:
     assert fit.a_norm.value == pytest.approx(a_norm_from_label(0.5), rel=0.15)
 
 
-def test_soft_kink_is_reported_not_identifiable() -> None:
-    """|label| 6.76: e^(-P_max/A) ~ 5e-5, the last pulses move G far less than 0.5 % read noise."""
+def test_soft_kink_is_counted_to_the_read_noise() -> None:
+    """|label| 6.76: e^(-P_max/A) ~ 5e-5, the last pulses move G far less than 0.5 % read
+    noise, so no hard bound is in view: the states are the pulses that still move G by more
+    than one read σ, A·ln(W/σ); a quiet read resolves the hard bound at 50."""
     fit = fit_branch(1.2e-8 - _branch(50, 6.76, 90, cycles=10), -1)
-    assert fit.ok and not fit.saturated
-    assert "P_max is not identifiable" in fit.reason and "read noise" in fit.reason
-    assert fit.a.value == pytest.approx(-a_norm_from_label(6.76) * 50, rel=0.15)
+    a = a_norm_from_label(6.76) * 50
+    assert fit.ok and fit.saturated and fit.bound == "soft"
+    assert fit.a.value == pytest.approx(-a, rel=0.15)
+    window = abs(fit.g_end.value - fit.g_start.value)
+    assert fit.p_max.value == pytest.approx(a * math.log(window / fit.read_sigma), rel=0.15)
+    assert "within one read σ" in fit.p_max.reason
     quiet = fit_branch(1.2e-8 - _branch(50, 6.76, 90, cycles=3, noise=1e-6), -1)
-    assert quiet.saturated and quiet.p_max.value == pytest.approx(50, rel=0.05)
+    assert quiet.saturated and quiet.bound == "hard"
+    assert quiet.p_max.value == pytest.approx(50, rel=0.05)
