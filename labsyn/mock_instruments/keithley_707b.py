@@ -34,7 +34,7 @@ from .keithley_2600_tsp import (
     standard_library,
 )
 from .scpi import Reply
-from .sim_instrument import fault_last_reply
+from .sim_instrument import ReplyQueue, fault_last_reply
 
 if TYPE_CHECKING:
     from .bench import Bench
@@ -49,7 +49,7 @@ NAME = re.compile(r"^(\d)([A-H])(\d\d)$")
 Relay = tuple[int, int, int]  # (slot, row 1-8, column 1-12)
 
 
-class SimKeithley707B:
+class SimKeithley707B(ReplyQueue):
     """One simulated mainframe with 8×12 matrix cards in `slots` (default: slot 1)."""
 
     serial, firmware = "04101707", "1.6.0"
@@ -209,22 +209,6 @@ class SimKeithley707B:
         return float(code), message, 20.0, 1.0
 
     # -- VISA-facing -----------------------------------------------------------------------------
-    def next_reply(self) -> Reply | None:
-        return self.output[0] if self.output else None
-
-    def pop_reply(self) -> bytes:
-        self._last_reply = self.output.popleft().data
-        return self._last_reply
-
-    def query_unterminated(self) -> None:
-        """A read with nothing to say just times out (no queued error)."""
-
-    def query_interrupted(self) -> None:
-        """TSP keeps unread output queued when a new message arrives."""
-
-    def device_clear(self) -> None:
-        self.output.clear()
-
     def status_byte(self) -> int:
         return (STB_EAV if self.errors else 0) | (STB_MAV if self.output else 0)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .scpi import Reply
-from .sim_instrument import fault_last_reply
+from .sim_instrument import ReplyQueue, fault_last_reply
 
 if TYPE_CHECKING:
     from .bench import Bench
@@ -52,7 +52,7 @@ def pairs(args: list[str], allowed: Iterable[str]) -> list[tuple[str, float]]:
     return found
 
 
-class GcsSimInstrument:
+class GcsSimInstrument(ReplyQueue):
     """A GCS controller: subclasses fill `commands` (header → handler) and `singles`."""
 
     idn = "(c)2024 Physik Instrumente (PI) GmbH & Co. KG, SIMULATED, 0, 0"
@@ -112,21 +112,8 @@ class GcsSimInstrument:
         code, self.error = self.error, 0
         return str(code)
 
-    def next_reply(self) -> Reply | None:
-        return self.output[0] if self.output else None
-
-    def pop_reply(self) -> bytes:
-        self._last_reply = self.output.popleft().data
-        return self._last_reply
-
-    def query_unterminated(self) -> None:
-        """A read with nothing to answer: a real controller stays silent (VISA timeout)."""
-
-    def query_interrupted(self) -> None:
-        """A new command before the reply was read: GCS keeps the old reply queued."""
-
     def device_clear(self) -> None:
-        self.output.clear()
+        super().device_clear()
         self._line = b""
 
     def status_byte(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .scpi import CommandTree, Reply, ScpiEngine, ScpiError
@@ -115,6 +116,31 @@ class ScpiInstrument(ScpiEngine):
 
     def output_state(self) -> dict[str, Any]:
         return {}
+
+
+class ReplyQueue:
+    """The VISA-facing reply queue of a twin that is not an `ScpiInstrument`: replies wait in
+    `output` until read; the last one read is kept for the stale-reply fault. A read with
+    nothing queued times out, and unread replies stay queued when a new message arrives."""
+
+    output: deque[Reply]
+    _last_reply: bytes
+
+    def next_reply(self) -> Reply | None:
+        return self.output[0] if self.output else None
+
+    def pop_reply(self) -> bytes:
+        self._last_reply = self.output.popleft().data
+        return self._last_reply
+
+    def query_unterminated(self) -> None:
+        """Nothing to answer: the controller stays silent (a VISA timeout)."""
+
+    def query_interrupted(self) -> None:
+        """A new message before the reply was read: the reply stays queued."""
+
+    def device_clear(self) -> None:
+        self.output.clear()
 
 
 def fault_last_reply(output: Any, kind: str, last_reply: bytes) -> None:

@@ -21,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .scpi import Reply
-from .sim_instrument import fault_last_reply
+from .sim_instrument import ReplyQueue, fault_last_reply
 
 if TYPE_CHECKING:
     from .bench import Bench
@@ -32,7 +32,7 @@ ESR_EXE, ESR_CME = 16, 32
 RESPONSE_S = 5e-3  # ? command processing time per message
 
 
-class SimTemptronicATS:
+class SimTemptronicATS(ReplyQueue):
     """One ThermoStream head blowing on the bench's DUT."""
 
     def __init__(self, name: str = "Temptronic ATS", model: str = "ATS-545",
@@ -205,22 +205,6 @@ class SimTemptronicATS:
         return True
 
     # -- VISA-facing -----------------------------------------------------------------------------
-    def next_reply(self) -> Reply | None:
-        return self.output[0] if self.output else None
-
-    def pop_reply(self) -> bytes:
-        self._last_reply = self.output.popleft().data
-        return self._last_reply
-
-    def query_unterminated(self) -> None:
-        """A read with nothing to say times out."""
-
-    def query_interrupted(self) -> None:
-        """Unread replies stay queued."""
-
-    def device_clear(self) -> None:
-        self.output.clear()
-
     def status_byte(self) -> int:
         return 0x10 if self.output else 0
 

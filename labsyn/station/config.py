@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from labsyn.errors import ConfigError
+from labsyn.yaml_source import Lines, line_of, load_yaml
 
 from .registry import DRIVERS
 
@@ -296,41 +296,20 @@ def _check_trigger_link(index: int, link: TriggerLinkConfig,
 def load_station_config(path: str | Path) -> StationConfig:
     """Read and validate a station file; `ConfigError` names file, line, key and what's allowed."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read station file: {exc.strerror}") from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data, lines = load_yaml(path, "station file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a station file is a mapping with keys "
                           "instruments, terminals, limits, …")
-    lines = _line_numbers(node) if node is not None else {}
     try:
         return StationConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc, lines)) from None
 
 
-def _line_numbers(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    found = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            found.update(_line_numbers(value, (*path, str(key.value))))
-            found[(*path, str(key.value))] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            found.update(_line_numbers(item, (*path, str(i))))
-    return found
-
-
 _PYDANTIC_STEPS = ("function-after", "literal", "TerminalWire")
 
 
-def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str, ...], int]) -> str:
+def _describe(path: Path, exc: ValidationError, lines: Lines) -> str:
     problems = []
     for error in exc.errors():
         loc = tuple(str(p) for p in error["loc"] if not str(p).startswith(_PYDANTIC_STEPS))
@@ -341,6 +320,6 @@ def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str, ...], int
             key = "" if named else "(top level): "
         else:
             key = ".".join(loc) + ": "
-        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+        line = line_of(lines, loc)
         problems.append(f"{path}:{line}: {key}{message}")
     return "invalid station file\n  " + "\n  ".join(problems)
