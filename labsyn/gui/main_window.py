@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,14 @@ from PySide6.QtWidgets import (
 
 from labsyn.store import Store
 
+from .analysis_panel import AnalysisPanel
+from .browser import RunBrowser
 from .controller import Job, RunController
 from .live import LivePlots
+from .protocol_dock import ProtocolDock
+from .queue_dock import QueueDock
 from .settings import settings
+from .station_dock import StationDock
 from .station_holder import StationHolder
 
 log = logging.getLogger("labsyn.gui")
@@ -34,17 +38,6 @@ EMERGENCY_STYLE = ("QToolButton { background: #c62828; color: white; font-weight
                    " padding: 4px 10px; border-radius: 3px; }"
                    " QToolButton:pressed { background: #8e0000; }")
 ACTIVE = ("running", "paused")
-
-
-def _widget(module: str, cls: str, *args: Any) -> QWidget:
-    """A dock's widget from its module, or a label saying it is not there (yet)."""
-    try:
-        return getattr(import_module(f"labsyn.gui.{module}"), cls)(*args)
-    except ImportError as exc:
-        log.warning("%s.%s unavailable: %s", module, cls, exc)
-        label = QLabel(f"{cls} is not available ({exc})")
-        label.setWordWrap(True)
-        return label
 
 
 class MainWindow(QMainWindow):
@@ -83,11 +76,11 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        self.station_dock = _widget("station_dock", "StationDock", self.holder)
-        self.protocol_dock = _widget("protocol_dock", "ProtocolDock")
-        self.queue_dock = _widget("queue_dock", "QueueDock", self.controller)
-        self.browser = _widget("browser", "RunBrowser", self.store)
-        self.analysis = _widget("analysis_panel", "AnalysisPanel")
+        self.station_dock = StationDock(self.holder)
+        self.protocol_dock = ProtocolDock()
+        self.queue_dock = QueueDock(self.controller)
+        self.browser = RunBrowser(self.store)
+        self.analysis = AnalysisPanel()
         self.docks = {
             "station": self._dock("Station", "station_dock", self.station_dock, left),
             "protocol": self._dock("Protocol", "protocol_dock", self.protocol_dock, left),
