@@ -3,7 +3,10 @@
 A producer thread emits 100-point blocks every 10 ms through a queued Qt signal (as the run
 controller's bridge does); the 25 Hz timer redraws from the bounded buffers. Reported: frame
 time (redraw + a synchronous repaint of the plot) median / p95, the lateness of a 10 ms QTimer
-(event-loop latency) median / p95 / max, and RSS before / after.
+(event-loop latency) median / p95 / max, and RSS before / after. Then, on the same final
+points and plot size, the baselines: a plain pyqtgraph curve redrawn from the whole array
+(no downsampling, no clip-to-view), and that plus re-reading the data from a CSV file every
+frame (how pymeasure's ManagedWindow refreshes), with labsyn's frame time as a ratio.
 
     QT_QPA_PLATFORM=offscreen PYTHONPATH=. python bench/bench_live_plot.py [--points 1e6]
 """
@@ -60,6 +63,39 @@ def producer(source: Source, points: int, rate: float, chunk: int, stop: threadi
         delay = start + sent / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
+
+
+def baselines(x: np.ndarray, y: np.ndarray, width: int, height: int, frames: int = 8
+              ) -> dict[str, float]:
+    """Median frame time (ms) of the naive redraw and of the CSV re-read plus naive redraw."""
+    import tempfile
+
+    import pandas as pd
+    import pyqtgraph as pg
+
+    app = QApplication.instance()
+    widget = pg.PlotWidget()
+    widget.resize(width, height)
+    widget.show()
+    app.processEvents()
+    curve = widget.plot(pen=pg.mkPen(width=1))
+    path = os.path.join(tempfile.mkdtemp(prefix="labsyn-bench-"), "results.csv")
+    pd.DataFrame({"pulse": x, "conductance": y}).to_csv(path, index=False)
+    results: dict[str, list[float]] = {"naive": [], "csv": []}
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        curve.setData(x, y)
+        app.processEvents()  # the view range follows the data, as on screen
+        widget.viewport().repaint()
+        results["naive"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        table = pd.read_csv(path)
+        curve.setData(table["pulse"].to_numpy(), table["conductance"].to_numpy())
+        app.processEvents()
+        widget.viewport().repaint()
+        results["csv"].append(time.perf_counter() - t0)
+    widget.close()
+    return {k: float(np.median(v)) * 1e3 for k, v in results.items()}
 
 
 def main() -> None:
@@ -153,8 +189,15 @@ def main() -> None:
     print(f"10 ms timer     lateness median {np.median(late_ms):6.2f} ms   p95 "
           f"{np.percentile(late_ms, 95):6.2f} ms   max {late_ms.max():6.2f} ms (target <= 50 ms)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    rss_after = rss_mb()
+    x, y = plot.curves[next(iter(plot.curves))].getOriginalDataset()
+    base = baselines(np.asarray(x), np.asarray(y), args.width, args.height)
+    labsyn_ms = float(np.median(frames_ms[-50:]))  # frames at the end, with every point in
+    print(f"at {len(x):.3g} points: labsyn frame {labsyn_ms:.1f} ms; plain pyqtgraph redraw "
+          f"{base['naive']:.1f} ms ({base['naive'] / labsyn_ms:.1f}x); CSV re-read + redraw "
+          f"{base['csv']:.1f} ms ({base['csv'] / labsyn_ms:.1f}x)")
     marks = ", ".join(f"{n:.2g} pts {mb:.0f} MB" for n, mb in rss_marks)
-    print(f"RSS             before {rss_before:.0f} MB, after {rss_mb():.0f} MB "
+    print(f"RSS             before {rss_before:.0f} MB, after {rss_after:.0f} MB "
           f"(buffers {plots.buffers['g'].nbytes / 2**20:.0f} MB; along the way: {marks})")
 
 

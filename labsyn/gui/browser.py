@@ -325,7 +325,7 @@ class RunBrowser(QWidget):
         self.plots = []
         columns = 1 if len(protocol.plots) == 1 else 2
         for i, spec in enumerate(protocol.plots):
-            plot = SpecPlot(spec, units)
+            plot = SpecPlot(spec, units, grid=True)
             plot.setMinimumHeight(180)
             if {spec.x, spec.y} <= set(data.columns):
                 plot.show_frame(data)
