@@ -118,6 +118,19 @@ class Recipe:
             replace(s, params={**s.params, **overrides.get(s.name, {})}) for s in self.steps))
 
 
+def recipe_summary(recipe: Recipe) -> str:
+    """One line per step: name (protocol), parameters, requirements, on_fail."""
+    lines = [f"recipe {recipe.name} — {len(recipe.steps)} steps ({recipe.source})"]
+    for number, step in enumerate(recipe.steps, 1):
+        params = ", ".join(f"{k}={getattr(v, 'text', '') or v}" for k, v in step.params.items())
+        require = ", ".join(str(c) for c in step.require)
+        lines.append(f"{number}. {step.name} ({step.protocol})"
+                     + (f": {params}" if params else "")
+                     + (f"; require {require}" if require else "")
+                     + (f"; on_fail {step.on_fail}" if step.on_fail != "stop" else ""))
+    return "\n".join(lines)
+
+
 def is_recipe_file(argument: str) -> bool:
     return argument.endswith((".yaml", ".yml")) or Path(argument).is_file()
 

@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import labsyn
 from labsyn.batch import Recipe, check_recipe, load_recipe
+from labsyn.batch.recipe import recipe_summary
 from labsyn.errors import LabsynError
 from labsyn.gui.controller import Job
 from labsyn.gui.param_form import ParamForm
+from labsyn.gui.recipe_files import example_recipe_files
 from labsyn.gui.settings import load_json, save_json
 from labsyn.protocols import PROTOCOLS, get_protocol
 from labsyn.store import DeviceId
@@ -41,31 +42,6 @@ OK_STYLE = "color: #2e7d32;"
 
 def preset_key(protocol: str) -> str:
     return f"presets/{protocol}"
-
-
-def example_recipe_files() -> list[Path]:
-    """examples/recipes/*.yaml beside the package and under the cwd, and the demo recipe."""
-    roots = [Path(labsyn.__file__).resolve().parent.parent, Path.cwd()]
-    found = [p for root in roots for p in sorted((root / "examples" / "recipes").glob("*.y*ml"))]
-    found.append(Path(labsyn.__file__).resolve().parent / "demo_recipe.yaml")
-    unique: dict[Path, Path] = {}
-    for path in found:
-        if path.is_file():
-            unique.setdefault(path.resolve(), path.resolve())
-    return list(unique.values())
-
-
-def recipe_summary(recipe: Recipe) -> str:
-    """One line per step: name (protocol), parameters, requirements, on_fail."""
-    lines = [f"recipe {recipe.name} — {len(recipe.steps)} steps ({recipe.source})"]
-    for number, step in enumerate(recipe.steps, 1):
-        params = ", ".join(f"{k}={getattr(v, 'text', '') or v}" for k, v in step.params.items())
-        require = ", ".join(str(c) for c in step.require)
-        lines.append(f"{number}. {step.name} ({step.protocol})"
-                     + (f": {params}" if params else "")
-                     + (f"; require {require}" if require else "")
-                     + (f"; on_fail {step.on_fail}" if step.on_fail != "stop" else ""))
-    return "\n".join(lines)
 
 
 def _button(text: str, slot: Any) -> QPushButton:
