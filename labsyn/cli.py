@@ -103,8 +103,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="first port (0 = any free port)")
     serve.set_defaults(handler=_sim_serve)
     add_run_commands(commands)
+    add_batch_command(commands)
     add_gui_command(commands)
+    add_report_command(commands)
     return parser
+
+
+def add_batch_command(commands: Any) -> None:
+    """`labsyn batch RECIPE --station FILE --map MAP`: a whole wafer, resumable."""
+    batch = commands.add_parser("batch", help="run a batch recipe on every device of a wafer "
+                                "map (resumable), or dry run it")
+    batch.add_argument("recipe", help="batch recipe (RECIPE.yaml: steps and a wafer: section)")
+    batch.add_argument("--station", required=True, help="station YAML file")
+    batch.add_argument("--map", required=True, help="wafer map (.yaml or .csv)")
+    batch.add_argument("--resume", action="store_true", help="continue an interrupted wafer "
+                       "from its ledger (safe state and separation first)")
+    mode = batch.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="the whole wafer on stock "
+                      "pyvisa-sim; prints the estimated wall time of the real run")
+    mode.add_argument("--sim", action="store_true", help="the whole wafer on the physics "
+                      "simulator with a simulated wafer")
+    _data_option(batch)
+    batch.set_defaults(handler=_lazy("run_batch"))
 
 
 def add_gui_command(commands: Any) -> None:
@@ -118,6 +138,16 @@ def add_gui_command(commands: Any) -> None:
     gui.add_argument("--start", action="store_true",
                      help="start the picked job as soon as the window is up")
     gui.set_defaults(handler=_lazy("gui"))
+
+
+def add_report_command(commands: Any) -> None:
+    """`labsyn report WAFER`: the wafer's device table and report page from the store."""
+    report = commands.add_parser("report", help="a wafer's device table (Parquet, CSV) and "
+                                 "report page (HTML, PNG heat maps) from the stored runs")
+    report.add_argument("wafer", help="wafer id, as stored with its runs")
+    _data_option(report)
+    report.add_argument("--out", help="report folder (default: <data>/reports/<wafer>/)")
+    report.set_defaults(handler=_lazy("wafer_report"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,6 +63,35 @@ def run_recipe_file(args: argparse.Namespace) -> int:
     return 0 if result.passed else EXIT_ABORTED if result.aborted else EXIT_FAILED
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    """`labsyn batch RECIPE --station FILE --map MAP [--resume] [--dry-run | --sim]`: 0 when
+    the wafer ran to its end, 1 when it stopped (yield), 3 when it was aborted."""
+    from labsyn.batch.wafer_runner import run_wafer
+    from labsyn.errors import ConfigError
+    from labsyn.report.wafer_table import write_table
+
+    if args.dry_run or args.sim:
+        from labsyn.batch.estimate import dry_run_wafer
+
+        if args.resume:
+            raise ConfigError("--resume continues a wafer; a dry run starts from scratch")
+        dry_run_wafer(args.station, args.map, args.recipe, sim=args.sim, data_dir=args.data)
+        return 0
+    store = open_store(args)
+    result = run_wafer(args.station, args.map, args.recipe, data_dir=store.root,
+                       resume=args.resume)
+    counts = ", ".join(f"{s} {result.count(s)}" for s in ("passed", "failed", "dead", "skipped"))
+    shown = "–" if result.running_yield is None else f"{result.running_yield:.0%}"
+    print(f"wafer {result.wafer}: {len(result.outcomes)} devices ({counts}); yield {shown}")
+    if result.stopped:
+        print(result.stopped)
+    parquet, csv = write_table(result.table(), store.root / "batches" / f"{result.wafer}_devices")
+    print(f"device table: {parquet} and {csv}")
+    if result.stopped.startswith("aborted"):
+        return EXIT_ABORTED
+    return EXIT_FAILED if result.stopped else 0
+
+
 def _print_outcome(outcome: Any) -> None:
     run = outcome.result
     print(f"step {outcome.step} ({outcome.protocol}): {outcome.status}"
@@ -142,3 +171,25 @@ def gui(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return run(args)
+
+
+def wafer_report(args: argparse.Namespace) -> int:
+    """`labsyn report WAFER`: refuse a wafer the store knows nothing of, else write the page."""
+    from labsyn.batch.results import ledger_records, report_wafer
+    from labsyn.errors import ConfigError
+
+    store = open_store(args)
+    if store.runs(wafer=args.wafer).empty and ledger_records(store, args.wafer) is None:
+        known = sorted({w for w in store.runs()["wafer"] if w})
+        raise ConfigError(f"wafer {args.wafer!r} has no runs in the store at {store.root}; "
+                          f"wafers: {', '.join(known) or 'none'}")
+    report = report_wafer(store, args.wafer, args.out)
+    info = report.summary
+    print(f"wafer {args.wafer}: {info['devices']} devices on {info['dies']} dies — "
+          f"{info['passed']} passed, {info['failed']} failed, {info['dead']} dead, "
+          f"{info['skipped']} skipped; yield {100 * info['yield']:.1f} %")
+    for note in report.missing:
+        print(f"  map not drawn: {note}")
+    print(f"report: {report.page}")
+    print(f"table: {report.table_files[0]}\n       {report.table_files[1]}")
+    return 0

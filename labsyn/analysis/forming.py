@@ -111,12 +111,18 @@ def _not_formed(reason: str, r_before: Estimate, r_after: Estimate) -> FormingRe
                          Estimate.missing("A", reason))
 
 
+MIN_FORMING_CURRENT = 1e-9  # A: a current jump below this is an open circuit's noise
+
+
 def forming_from_ramp(voltage: Sequence[float] | np.ndarray, current: Sequence[float] | np.ndarray,
                       limited: Sequence[bool] | np.ndarray, step: float, *,
                       series_resistance: float = 0.0, jump_factor: float = 10.0,
                       read_voltage: float | None = None,
-                      read_current: float | None = None) -> FormingResult:
-    """DC ramp: forming = first row in compliance or whose |I/V_dev| jumped >= jump_factor.
+                      read_current: float | None = None,
+                      min_current: float = MIN_FORMING_CURRENT) -> FormingResult:
+    """DC ramp: forming = first row in compliance or whose |I/V_dev| jumped >= jump_factor to a
+    current of at least `min_current` (below it a jump is the noise of an open circuit: a dead
+    device or lifted probes).
 
     V_form (signed like the ramp) = (previous row's |V| + step) − I_previous·R_s, ± step; at
     row 0 that row's own V − I·R_s. r_before = 1/G of a fit I = G·V + C·V³ over the rows with
@@ -147,12 +153,14 @@ def forming_from_ramp(voltage: Sequence[float] | np.ndarray, current: Sequence[f
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where(v_dev != 0, np.abs(i / v_dev), np.nan)
         jump = np.zeros(v.size, dtype=bool)
-        jump[1:] = (g[1:] >= jump_factor * g[:-1]) & (g[:-1] > 0)
+        jump[1:] = (g[1:] >= jump_factor * g[:-1]) & (g[:-1] > 0) & (np.abs(i[1:]) >= min_current)
     hits = np.flatnonzero(lim | jump)
     if hits.size == 0:
         r_before = _low_field_resistance(v_dev, i, float(np.max(np.abs(v_dev))) / 4)
-        reason = (f"did not form: |I/V| never jumped >= {jump_factor:g}x nor hit compliance up to "
-                  f"{float(np.max(np.abs(v))):.3g} V")
+        reason = (f"did not form: |I/V| never jumped >= {jump_factor:g}x (to >= {min_current:g} A) "
+                  f"nor hit compliance up to {float(np.max(np.abs(v))):.3g} V")
+        if float(np.max(np.abs(i))) < min_current:
+            reason += f"; the current never exceeded {min_current:g} A: an open circuit?"
         return _not_formed(reason, r_before, r_after)
     k = int(hits[0])
     if k == 0:

@@ -144,6 +144,12 @@ class SimKeithley707B(ReplyQueue):
             self.relay_operations += len(self.closed)
             self.closed = set()
 
+    def crosspoints(self, slot: int | None = None) -> set[tuple[int, int]]:
+        """(row 1–8, column 1–12) of the relays closed on `slot` (default: the first card):
+        what the bench's wafer follows to know which site a source reaches."""
+        card = self.slots[0] if slot is None else slot
+        return {(r, c) for s, r, c in self.closed if s == card}
+
     def closed_names(self) -> list[str]:
         return [f"{s}{ROWS[r - 1]}{c:02d}" for s, r, c in sorted(self.closed)]
 

@@ -12,7 +12,10 @@ end-of-route status bit (``1035,0,...``: the status-with-error form is ~, read i
 SentioProberControl's step_next_die, which raises on it). Move durations come from the chuck's
 XY and Z velocities plus a settle time, and a reply is ready only when its move is done.
 
-`ProberChuck`, the wafer map and chuck state, is shared with the FormFactor Velox twin.
+`ProberChuck`, the wafer map and chuck state, is shared with the FormFactor Velox twin. Its
+route is six dies by default, or every die within a radius (`round_wafer(radius)`: any
+(column, row) a batch map asks for on a round wafer, in serpentine order); subsites
+0 … `subsites` − 1 are accepted.
 """
 
 from __future__ import annotations
@@ -32,6 +35,18 @@ ERRORS = {  # SENTIO RemoteCommandError numbers (reference §5.1 ✔)
     38: "Stepping with wrong Z: move the chuck to separation first.",
 }
 DEFAULT_DIES: tuple[Die, ...] = ((0, 0), (1, 0), (2, 0), (2, 1), (1, 1), (0, 1))
+
+
+def round_wafer(radius_dies: float) -> list[Die]:
+    """Every die with sqrt(col² + row²) <= radius, row by row from the top, serpentine."""
+    if not radius_dies >= 0:
+        raise ValueError(f"wafer radius {radius_dies!r} must be >= 0 dies")
+    n = math.floor(radius_dies)
+    dies: list[Die] = []
+    for k, row in enumerate(range(n, -n - 1, -1)):
+        columns = [c for c in range(-n, n + 1) if math.hypot(c, row) <= radius_dies]
+        dies += [(c, row) for c in (columns if k % 2 == 0 else reversed(columns))]
+    return dies
 
 
 class ProberError(Exception):
@@ -61,11 +76,25 @@ class ProberChuck:
     state: str = "separation"
     index: int = 0
     subsite: int = 0
+    subsites: int = 1  # subsites 0 … subsites − 1 of every die are accepted
     visited: list[Die] = field(default_factory=list)  # every die stepped to, in order
 
     def __post_init__(self) -> None:
-        if not self.dies or len(set(self.dies)) != len(self.dies):
-            raise ValueError(f"a wafer map needs distinct dies, got {self.dies!r}")
+        self.set_dies(self.dies)
+        if self.subsites < 1:
+            raise ValueError(f"subsites {self.subsites!r} must be >= 1")
+
+    def set_dies(self, dies: list[Die]) -> None:
+        """A new route (the chuck goes to its first die's index; nothing moves)."""
+        dies = [(int(c), int(r)) for c, r in dies]
+        if not dies or len(set(dies)) != len(dies):
+            raise ValueError(f"a wafer map needs distinct dies, got {dies!r}")
+        self.dies = dies
+        self._positions = {die: i for i, die in enumerate(dies)}
+        self.index = 0
+
+    def on_map(self, die: Die) -> bool:
+        return die in self._positions
 
     @property
     def die(self) -> Die:
@@ -91,10 +120,13 @@ class ProberChuck:
         """Move the chuck under `die` (refused in contact: error 38); returns the move time."""
         if self.state == "contact":
             raise ProberError(38)
-        if die not in self.dies:
+        if die not in self._positions:
             raise ProberError(8, f"die {die} is not on the wafer map")
+        if not 0 <= subsite < self.subsites:
+            raise ProberError(8, f"subsite {subsite} (this map has subsites 0–"
+                              f"{self.subsites - 1})")
         x0, y0 = self.xy_um()
-        self.index = self.dies.index(die)
+        self.index = self._positions[die]
         self.subsite = subsite
         self.visited.append(die)
         x1, y1 = self.xy_um()
@@ -206,8 +238,6 @@ class SimMpiSentio(ScpiInstrument):
 
     def _step(self, die: Die, args: list[str], first: int) -> str:
         subsite = _integer(args[first]) if len(args) > first else self.chuck.subsite
-        if subsite != 0:
-            raise ProberError(8, f"subsite {subsite} (this map has subsite 0 only)")
         self._moved(self.chuck.step_to(die, subsite))
         if self.chuck.next_die() is None:
             self.status_bits |= LAST_SITE
@@ -234,7 +264,7 @@ class SimMpiSentio(ScpiInstrument):
 
     def _die_status(self, args: list[str]) -> str:
         _count(args, 2, 2)
-        return "1" if (_integer(args[0]), _integer(args[1])) in self.chuck.dies else "3"
+        return "1" if self.chuck.on_map((_integer(args[0]), _integer(args[1]))) else "3"
 
 
 def _count(args: list[str], low: int, high: int) -> None:

@@ -21,6 +21,7 @@ from .registry import DRIVERS
 TERMINALS = ("TE", "BE", "gate", "drain", "source")
 PRESETS = ("hfox", "hfox_slow", "ag_asi", "taox_hfox", "pcmo", "alox_hfo2", "epiram")
 SIMULATED_TERMINALS = ("TE", "BE")
+GROUND_INPUTS = ("gnd", "ground", "GND")  # names of a matrix input cabled to ground
 
 
 class _Strict(BaseModel):
@@ -138,6 +139,28 @@ class Limits(_Strict):
         return value
 
 
+class ContactTestSim(_Strict):
+    """The contact-test structure on every die: a resistor at matrix pads <site>.TE/<site>.BE."""
+
+    site: str = Field(description="site name, e.g. R1 (pads R1.TE, R1.BE)")
+    resistance: float = Field(10e3, gt=0, le=1e12, description="Ω")
+
+
+class GradientSim(_Strict):
+    """Smooth variation across the wafer, relative to the centre die (mock_instruments/wafer)."""
+
+    v_form_edge: float = Field(0.0, ge=-0.8, le=2.0, description="relative change of the "
+                               "V_form Weibull scale at the wafer edge (r = wafer radius)")
+    v_form_tilt: float = Field(0.0, ge=-0.8, le=2.0, description="relative change of the V_form "
+                               "scale at ±radius along the tilt direction")
+    window_edge: float = Field(0.0, ge=-0.8, le=2.0, description="relative change of G_on (the "
+                               "conductance window) at the edge")
+    window_tilt: float = Field(0.0, ge=-0.8, le=2.0, description="relative change of G_on at "
+                               "±radius along the tilt direction")
+    tilt_deg: float | None = Field(None, ge=-360, le=360, description="tilt direction from the "
+                                   "+column axis, degrees (default: drawn from wafer_seed)")
+
+
 class SimConfig(_Strict):
     device: Literal["rram", "resistor", "photonic"] = "rram"
     preset: str = "hfox"
@@ -149,6 +172,19 @@ class SimConfig(_Strict):
                                  "of the wafer's devices that are dead (read open), seeded")
     series_resistance: float = Field(0.0, ge=0, le=1e7, description="resistance the station "
                                      "does not declare (contact, line), added to the terminals'")
+    # a wafer of several sites per die under a prober, reached through the matrix
+    sites: list[str] = Field(default_factory=list, description="with a prober and a matrix: "
+                             "the device sites of each die (pads <site>.TE, <site>.BE); the SMU "
+                             "reaches the site whose pads the matrix connects to it and to gnd")
+    contact_test: ContactTestSim | None = Field(None, description="the contact-test resistor "
+                                                "of each die, e.g. {site: R1, resistance: 1e4}")
+    wafer_radius_dies: float | None = Field(None, gt=0, le=500, description="with a prober: "
+                                            "every die within this radius (dies) is on the "
+                                            "wafer (default: the prober's six-die map)")
+    subsites: int = Field(1, ge=1, le=100, description="with a prober: subsites per die (each "
+                          "subsite holds its own devices)")
+    gradient: GradientSim = Field(default_factory=GradientSim, description="spatial gradients "
+                                  "of V_form and the conductance window")
     temperature_k: float = Field(300.0, ge=4, le=800)
     latency_s: float = Field(100e-6, ge=0, le=1.0)
     # photonic: a fibre on the station's hexapod couples light into a photodetecting synapse
@@ -174,6 +210,18 @@ class SimConfig(_Strict):
         if value.lower() not in PRESETS:
             raise ValueError(f"{value!r} is not one of {', '.join(PRESETS)}")
         return value.lower()
+
+    @model_validator(mode="after")
+    def _site_names(self) -> SimConfig:
+        names = self.sites + ([self.contact_test.site] if self.contact_test else [])
+        bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][\w-]*", n)]
+        if bad:
+            raise ValueError(f"sim.sites: {', '.join(map(repr, bad))} not a site name (letters, "
+                             "digits, _ or -, e.g. D1)")
+        if len(set(names)) != len(names):
+            raise ValueError(f"sim.sites: names repeat ({', '.join(names)}, contact test "
+                             "included)")
+        return self
 
 
 class MatrixWiring(_Strict):
@@ -244,16 +292,19 @@ def _check_matrix_wiring(matrix: MatrixWiring, instruments: dict[str, Any]) -> N
                          f"the instruments: {', '.join(instruments)}")
     for source in matrix.inputs:
         name, _, channel = source.partition(".")
-        if name not in instruments or not channel.isdigit():
+        if source not in GROUND_INPUTS and (name not in instruments or not channel.isdigit()):
             raise ValueError(f"matrix.inputs.{source}: expected '<instrument>.<channel>' with "
-                             f"an instrument of: {', '.join(instruments)}")
+                             f"an instrument of: {', '.join(instruments)}, or a grounded "
+                             f"input: {' / '.join(GROUND_INPUTS)}")
     for kind, table in (("input", matrix.inputs), ("output", matrix.pads)):
         taken = list(table.values())
         if len(taken) != len(set(taken)):
             raise ValueError(f"matrix: two entries share one matrix {kind}")
     for pad in matrix.pads:
-        if pad not in TERMINALS:
-            raise ValueError(f"matrix.pads.{pad}: not one of {', '.join(TERMINALS)}")
+        site, dot, terminal = pad.rpartition(".")
+        if (terminal if dot else pad) not in TERMINALS or (dot and not site):
+            raise ValueError(f"matrix.pads.{pad}: not a terminal ({', '.join(TERMINALS)}) or "
+                             "<site>.<terminal> (e.g. D1.TE)")
 
 
 def _check_pulse_wiring(terminal: str, wire: TerminalWire, driver: str) -> None:

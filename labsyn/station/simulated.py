@@ -6,6 +6,8 @@ import itertools
 import math
 from typing import Any
 
+from labsyn.errors import ConfigError
+
 from .config import StationConfig, TerminalWire
 from .registry import DRIVERS
 
@@ -27,16 +29,82 @@ def build_device(config: StationConfig) -> Any:
                                temperature_k=sim.temperature_k)
 
 
-def build_probed_device(config: StationConfig, chuck: Any) -> Any:
-    """With a prober: the DUT is the device at `sim.device_index` on the die the prober's chuck
-    is on, touched only in contact (`sim.die` is then unused: the prober chooses the die)."""
+def build_wafer(config: StationConfig) -> Any:
+    """The simulated wafer of `sim:`: preset, seed, dead fraction, gradients, sites."""
     from labsyn.mock_instruments import presets
-    from labsyn.mock_instruments.wafer import ProbedDevice, Wafer
+    from labsyn.mock_instruments.wafer import Gradient, Wafer
 
     sim = config.sim
-    wafer = Wafer(getattr(presets, sim.preset.upper()), sim.wafer_seed, sim.dead_fraction,
-                  sim.temperature_k)
-    return ProbedDevice(wafer, chuck.probed, sim.device_index)
+    gradient = Gradient(**sim.gradient.model_dump(),
+                        radius_dies=sim.wafer_radius_dies or 5.0)
+    contact = None if sim.contact_test is None else (sim.contact_test.site,
+                                                     sim.contact_test.resistance)
+    return Wafer(getattr(presets, sim.preset.upper()), sim.wafer_seed, sim.dead_fraction,
+                 sim.temperature_k, gradient, sim.sites, contact)
+
+
+def matrix_site_locator(config: StationConfig, wafer: Any, chuck: Any, matrix: Any) -> Any:
+    """Which site the TE source reaches: the site whose <site>.TE pad column is closed to the
+    TE instrument's input row and whose <site>.BE pad, if cabled to the matrix, is closed to the
+    ground input's row (a BE pad not cabled is hard-wired to ground);
+    the lowest-index site if several; None (open) if none. The index counts the subsite."""
+    from .config import GROUND_INPUTS
+
+    wiring = config.matrix
+    wire = config.terminals.get("TE")
+    if wiring is None or not isinstance(wire, TerminalWire):
+        raise ConfigError(f"station {config.name!r}: sim.sites need a matrix section and TE "
+                          "wired to an instrument (the SMU reaches a site through the matrix)")
+    source = f"{wire.instrument}.{wire.channel}"
+    if source not in wiring.inputs:
+        raise ConfigError(f"station {config.name!r}: sim.sites: TE's {source!r} is not a matrix "
+                          f"input (matrix.inputs: {', '.join(wiring.inputs)})")
+    row = wiring.inputs[source]
+    ground = next((wiring.inputs[g] for g in GROUND_INPUTS if g in wiring.inputs), None)
+    wanted: list[tuple[int, int | None]] = []
+    for site in wafer.sites:
+        if f"{site}.TE" not in wiring.pads:
+            raise ConfigError(f"station {config.name!r}: sim.sites: site {site!r} has no pad "
+                              f"'{site}.TE' in matrix.pads ({', '.join(wiring.pads)})")
+        be = wiring.pads.get(f"{site}.BE")
+        if be is not None and ground is None:
+            raise ConfigError(f"station {config.name!r}: pad '{site}.BE' needs a ground input "
+                              f"({' / '.join(GROUND_INPUTS)}) in matrix.inputs")
+        wanted.append((wiring.pads[f"{site}.TE"], be))
+    if not callable(getattr(matrix, "crosspoints", None)):
+        raise ConfigError(f"station {config.name!r}: sim.sites: the simulated matrix "
+                          f"{wiring.instrument!r} does not report its closed crosspoints")
+    per_subsite = len(wafer.sites)
+
+    def reached() -> int | None:
+        closed = matrix.crosspoints()
+        for index, (te, be) in enumerate(wanted):
+            if (row, te) in closed and (be is None or (ground, be) in closed):
+                return index + chuck.subsite * per_subsite
+        return None
+
+    return reached
+
+
+def build_probed_device(config: StationConfig, chuck: Any, matrix: Any = None) -> Any:
+    """With a prober: the DUT is the device at `sim.device_index` on the die the prober's chuck
+    is on, touched only in contact (`sim.die` is then unused: the prober chooses the die). With
+    `sim.sites` the matrix twin's closed crosspoints choose the site (see matrix_site_locator).
+    `sim.wafer_radius_dies` and `sim.subsites` set the prober's map."""
+    from labsyn.mock_instruments.mpi_sentio import round_wafer
+    from labsyn.mock_instruments.wafer import ProbedDevice
+
+    sim = config.sim
+    wafer = build_wafer(config)
+    if sim.wafer_radius_dies is not None:
+        chuck.set_dies(round_wafer(sim.wafer_radius_dies))
+    chuck.subsites = sim.subsites
+    site = None
+    if sim.sites or sim.contact_test is not None:
+        if matrix is None:
+            raise ConfigError(f"station {config.name!r}: sim.sites need a switch matrix")
+        site = matrix_site_locator(config, wafer, chuck, matrix)
+    return ProbedDevice(wafer, chuck.probed, sim.device_index, site)
 
 
 def build_photonic_device(config: StationConfig) -> Any:
@@ -102,7 +170,9 @@ def build_bench(config: StationConfig) -> Any:
     probers = [simulators[n] for n, inst in config.instruments.items()
                if DRIVERS[inst.driver].kind == "Prober" and hasattr(simulators[n], "chuck")]
     if probers and config.sim.device == "rram":
-        dut.device = build_probed_device(config, probers[0].chuck)
+        matrix = simulators[config.matrix.instrument] if config.matrix else None
+        dut.device = build_probed_device(config, probers[0].chuck, matrix)
+        bench.wafer = dut.device.wafer  # the ground truth, for tests and checks
     if config.sim.device == "photonic":
         link_fibre(bench, dut.device, simulators)
     heads = [simulators[n] for n, inst in config.instruments.items()

@@ -203,3 +203,13 @@ def test_pulses_that_never_trip_say_so() -> None:
     with pytest.raises(ValueError, match="trip_fraction"):
         forming_from_pulses(AMPS, 0.2, pulse_reads(r), r_threshold=None, relative_drop=None,
                             trip_fraction=1.5, step=0.05)
+
+
+def test_an_open_circuit_ramp_does_not_form_on_noise() -> None:
+    """A dead device (or lifted probes) reads femtoampere noise whose ratios jump by 10x."""
+    rng = np.random.default_rng(3)
+    v = np.arange(1, 201) * 0.02
+    i = v / 1e15 + rng.normal(0, 2e-15, v.size)
+    result = forming_from_ramp(v, i, np.zeros(v.size, bool), 0.02)
+    assert not result.v_form.ok
+    assert "open circuit" in result.v_form.reason

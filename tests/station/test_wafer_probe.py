@@ -16,7 +16,8 @@ from labsyn.mock_instruments.presets import HFOX
 from labsyn.mock_instruments.wafer import OpenCircuit
 from labsyn.station import Station, load_station_config
 
-STATION = Path(__file__).resolve().parents[2] / "examples" / "stations" / "wafer_probe_sim.yaml"
+STATION = (Path(__file__).resolve().parents[2] / "examples" / "stations"
+           / "wafer_probe_single_sim.yaml")
 SEED = 7  # the station file's sim.wafer_seed
 
 
