@@ -26,6 +26,9 @@ from .states import AbortRequested, RunResult, RunState
 log = logging.getLogger("labsyn.run")
 
 
+MEMORY_ROWS = 1_000_000  # rows a run keeps in memory for its analysis (else: the file)
+
+
 class Runner:
     """Run `protocol` with `params` on `station`, storing into `store` (if given)."""
 
@@ -170,13 +173,15 @@ class Runner:
             return None
 
     def data(self) -> pd.DataFrame:
-        """The run's data so far: from the run file, or from memory without a store."""
-        if self.store is not None and self.run_id:
+        """The run's data so far: from memory while the run is short (≤ `MEMORY_ROWS` rows)
+        or has no store, else from the run file."""
+        kept = sum(len(next(iter(b.values()))) for b in self._memory if b)
+        if self.store is not None and self.run_id and kept < self._rows:
             return self.store.load(self.run_id).data
         if not self._memory:
             return pd.DataFrame({c.name: np.empty(0, c.dtype) for c in self.protocol.columns})
-        return pd.DataFrame({c.name: np.concatenate([b[c.name] for b in self._memory])
-                             for c in self.protocol.columns})
+        return pd.DataFrame({c.name: np.concatenate([b[c.name] for b in self._memory]).astype(
+            c.dtype, copy=False) for c in self.protocol.columns})
 
     def data_blocks(self, rows: int = 65536) -> Iterator[pd.DataFrame]:
         """The run's data in blocks of `rows`, read from the run file (flat memory)."""
@@ -203,12 +208,15 @@ class Runner:
                           self._on_pause)
 
     def _on_data(self, block: Mapping[str, np.ndarray]) -> None:
+        rows = len(next(iter(block.values()))) if block else 0
         if self._writer is not None:
             self._writer.append(block)
             self._writer.flush()
+        if self._writer is None or self._rows + rows <= MEMORY_ROWS:
+            self._memory.append(dict(block))  # the analysis reads these, not the file back
         else:
-            self._memory.append(dict(block))
-        self._rows += len(next(iter(block.values()))) if block else 0
+            self._memory.clear()  # too long to keep: the analysis reads the run file
+        self._rows += rows
         self._notify("on_data", block)
 
     def _on_pause(self, paused: bool) -> None:

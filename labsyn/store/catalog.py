@@ -85,6 +85,9 @@ class Catalog:
                                  else timeout)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys = ON")
+            # WAL + NORMAL: a commit survives the process dying (kill -9), not a power cut; the
+            # run files hold the truth and `Store.rebuild()` restores the catalog from them.
+            db.execute("PRAGMA synchronous = NORMAL")
             try:
                 yield db
                 db.commit()

@@ -214,12 +214,11 @@ class RunWriter:
         self._committed = stop
 
     def flush(self) -> int:
-        """Write the buffered rows and flush every dataset; return the rows committed."""
+        """Write the buffered rows (each write flushes its datasets); return the rows committed.
+        Nothing buffered, nothing to flush: every committed row was flushed when written."""
         with self._lock:
             self._check_open()
             self._write_buffer()
-            for dataset in self._datasets:
-                dataset.flush()
             return self._committed
 
     def log_status(self, status: str, message: str = "") -> None:
