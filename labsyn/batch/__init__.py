@@ -5,7 +5,8 @@ from .ledger import Ledger
 from .recipe import Condition, Recipe, RecipeStep, Reference, load_recipe, parse_recipe
 from .recipe_runner import RecipeResult, StepOutcome, check_recipe, run_recipe
 from .wafer_map import ContactTest, DeviceSpec, WaferMap, load_wafer_map, parse_wafer_map
-from .wafer_runner import DeviceOutcome, WaferResult, WaferRun, run_wafer
+from .wafer_result import DeviceOutcome, WaferResult
+from .wafer_runner import WaferRun, run_wafer
 
 __all__ = ["BatchRecipe", "Condition", "ContactTest", "DeviceOutcome", "DeviceSpec", "Ledger",
            "Recipe", "RecipeResult", "RecipeStep", "Reference", "StepOutcome",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,59 +46,11 @@ from .wafer_map import (
     die_id,
     load_wafer_map,
 )
+from .wafer_result import DeviceOutcome, WaferResult
 
 DEAD_CURRENT_A = 1e-9
 _FAULT = re.compile(r"^(Instrument\w*|VisaIOError|TimeoutError)\b")
 SOURCE_KINDS = ("SourceMeter", "PulseGenerator")
-
-
-@dataclass
-class DeviceOutcome:
-    die: Die
-    subsite: str
-    device: str
-    status: str  # passed | failed | dead | skipped
-    reason: str = ""
-    remeasured: bool = False
-    attempts: int = 0
-    steps: dict[str, str] = field(default_factory=dict)  # step -> run id
-    recipe: RecipeResult | None = None
-    from_ledger: bool = False  # finished in an earlier (interrupted) process
-
-    @property
-    def key(self) -> DeviceKey:
-        return die_id(self.die), self.subsite, self.device
-
-
-@dataclass
-class WaferResult:
-    wafer: str
-    store: Any
-    outcomes: list[DeviceOutcome] = field(default_factory=list)
-    stopped: str = ""  # why the wafer stopped early ("" when it ran to the end)
-    elapsed_virtual_s: float = 0.0
-    elapsed_wall_s: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(o.status == status for o in self.outcomes)
-
-    @property
-    def running_yield(self) -> float | None:
-        measured = sum(o.status in ("passed", "failed", "dead") for o in self.outcomes)
-        return self.count("passed") / measured if measured else None
-
-    wafer_map: WaferMap | None = None
-    steps: list[tuple[str, str]] = field(default_factory=list)  # (step name, protocol)
-
-    def table(self) -> Any:
-        """One row per device (labsyn.batch.results.device_table), the map's skipped dies
-        included."""
-        from . import results
-
-        skipped = (results.map_skips(self.wafer_map) if self.wafer_map is not None
-                   and hasattr(results, "map_skips") else [])
-        return results.device_table(self.store, self.wafer, steps=self.steps or None,
-                                    skipped=skipped)
 
 
 class _SourcesOff:
