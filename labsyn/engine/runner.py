@@ -27,6 +27,7 @@ log = logging.getLogger("labsyn.run")
 
 
 MEMORY_ROWS = 1_000_000  # rows a run keeps in memory for its analysis (else: the file)
+FLUSH_S = 0.1  # s of wall time: buffered rows reach the run file at least this often
 
 
 class Runner:
@@ -47,6 +48,7 @@ class Runner:
         self.run_id = ""
         self.result: RunResult | None = None
         self._writer: Any = None
+        self._flusher: _Flusher | None = None
         self._memory: list[Mapping[str, np.ndarray]] = []
         self._rows = 0
         self._thread: threading.Thread | None = None
@@ -101,6 +103,7 @@ class Runner:
                     self.protocol.name, self.protocol.columns, self.params.model_dump(),
                     self.station.snapshot(), self.device)
                 self.run_id = self._writer.run_id
+                self._flusher = _Flusher(self._writer, self.run_id)
             self._notify("on_start", self.run_id, self.protocol.name, self.params.model_dump())
             self._set_state(RunState.RUNNING)
             if self.control.abort_requested:
@@ -133,6 +136,8 @@ class Runner:
 
     def _finish(self, status: RunState, message: str) -> None:
         path = ""
+        if self._flusher is not None:
+            self._flusher.stop()  # closing the file flushes what is left
         try:
             if self._writer is not None:
                 path = str(getattr(self._writer, "path", ""))
@@ -210,8 +215,7 @@ class Runner:
     def _on_data(self, block: Mapping[str, np.ndarray]) -> None:
         rows = len(next(iter(block.values()))) if block else 0
         if self._writer is not None:
-            self._writer.append(block)
-            self._writer.flush()
+            self._writer.append(block)  # on disk within FLUSH_S (the flusher), or at close
         if self._writer is None or self._rows + rows <= MEMORY_ROWS:
             self._memory.append(dict(block))  # the analysis reads these, not the file back
         else:
@@ -234,3 +238,28 @@ class Runner:
                 getattr(sink, method)(*args)
             except BaseException:  # a sink (even one calling sys.exit) never stops a run
                 log.error("sink %r %s failed:\n%s", sink, method, traceback.format_exc())
+
+
+class _Flusher:
+    """Flushes a run file's buffered rows every `FLUSH_S` of wall time from its own thread, so
+    a crash loses at most the last `FLUSH_S` of data however the protocol waits (on the clock or
+    inside an instrument-side sequence), and emitting many small blocks costs no flush each."""
+
+    def __init__(self, writer: Any, run_id: str) -> None:
+        self._writer = writer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"labsyn-flush-{run_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(FLUSH_S):
+            try:
+                self._writer.flush()
+            except Exception as exc:  # the run's own writes report the real problem
+                log.warning("flushing the run file failed: %s", exc)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
