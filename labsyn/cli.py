@@ -66,7 +66,8 @@ def add_run_commands(commands: Any) -> None:
     protocols = commands.add_parser("protocols", help="list protocols and their parameters")
     protocols.add_argument("name", nargs="?", help="one protocol")
     protocols.set_defaults(handler=_lazy("list_protocols"))
-    demo = commands.add_parser("demo", help="form a simulated device, run I-V loops, report")
+    demo = commands.add_parser("demo", help="characterise a simulated synapse (forming, I-V, "
+                               "LTP/LTD, PPF, retention, endurance) and write a report page")
     demo.add_argument("--cycles", type=int, default=5, help="I-V loops after forming")
     demo.add_argument("--device", type=int, default=0, help="simulated device index (seed)")
     _data_option(demo)
