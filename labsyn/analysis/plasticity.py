@@ -154,7 +154,7 @@ def _profile(n: np.ndarray, y: np.ndarray, weight: np.ndarray, n_pulses: int
         return float(_cycle_sse(n, y, weight, np.array([pb]), np.array([math.exp(u[1])]))[0][0, 0])
 
     polish = minimize(sse_at, np.array([p_best, math.log(a_best)]), method="Nelder-Mead",
-                      options={"xatol": 1e-3, "fatol": 1e-12 * best, "maxiter": 400})
+                      options={"xatol": 1e-2, "fatol": 1e-9 * best, "maxiter": 120})
     if polish.fun < best:
         p_best, a_best = float(np.clip(polish.x[0], 1.0, n_pulses)), math.exp(polish.x[1])
         best, g0_c, b_c = _cycle_sse(n, y, weight, np.array([p_best]), np.array([a_best]))
