@@ -133,7 +133,8 @@ def _profile(n: np.ndarray, y: np.ndarray, weight: np.ndarray, n_pulses: int
     pulses, 1 % in A) around the best. Returns P_max, A, their half-widths where the SSE rises
     by one residual variance, and each cycle's G0_c and B_c."""
     dof = max(int(np.isfinite(y).sum()) - 2 * y.shape[0] - 2, 1)
-    breaks = np.arange(2, n_pulses + 1, dtype=float)
+    breaks = np.arange(2, n_pulses + 1, max(1, n_pulses // 60), dtype=float)  # the fine scan
+    # below re-centres by up to 3 pulses a time, so a coarse first grid of <= 6 pulses is enough
     a_grid = np.geomspace(0.005, 500.0, 120) * n_pulses
     sse = _cycle_sse(n, y, weight, breaks, a_grid)[0]
     ib, ia = np.unravel_index(int(np.nanargmin(sse)), sse.shape)
