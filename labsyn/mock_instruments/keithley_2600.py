@@ -40,17 +40,17 @@ from .keithley_2600_tsp import (
     Context,
     Interpreter,
     TspError,
+    TspErrorQueue,
     compile_chunk,
     lines_of,
 )
 from .scpi import Reply
-from .sim_instrument import GARBLED
+from .sim_instrument import fault_last_reply
 from .timeline import SourceChannel
 
 if TYPE_CHECKING:
     from .bench import Bench
 
-ERROR_QUEUE_SIZE = 100
 RUN_AHEAD_LIMIT_S = 3600.0
 STB_EAV, STB_MAV = 0x04, 0x10
 
@@ -87,7 +87,7 @@ class Script:
         raise TspError(-286, f"script {self.name} attribute `{tostring(key)}' is read-only", line)
 
 
-class SimKeithley2600:
+class SimKeithley2600(TspErrorQueue):
     """One simulated 2636B; `channels_by_number` = {1: smua, 2: smub} outputs for the bench."""
 
     serial, firmware = "4308079", "3.2.2"
@@ -311,24 +311,10 @@ class SimKeithley2600:
 
     def emit(self, data: str | bytes, ctx: Context) -> None:
         raw = data.encode("ascii") if isinstance(data, str) else data
-        reply = Reply(raw, ctx.cursor)
+        self.output.append(Reply(raw, ctx.cursor))
         fault, self._fault = self._fault, None
-        if fault is None or not self._apply_fault(fault, reply):
-            self.output.append(reply)
-
-    # -- error queue -----------------------------------------------------------------------------
-    def push_error(self, code: int, message: str) -> None:
-        if len(self.errors) >= ERROR_QUEUE_SIZE:
-            self.errors[-1] = (-350, "Queue overflow")
-        else:
-            self.errors.append((code, message))
-
-    def next_error(self) -> tuple[float, str, float, float]:
-        """``errorqueue.next()`` → code, message, severity, node."""
-        if not self.errors:
-            return 0.0, "Queue Is Empty", 0.0, 0.0
-        code, message = self.errors.popleft()
-        return float(code), message, 20.0, 1.0
+        if fault is not None:
+            fault_last_reply(self.output, fault, self._last_reply)
 
     # -- VISA-facing -----------------------------------------------------------------------------
     def next_reply(self) -> Reply | None:
@@ -373,27 +359,9 @@ class SimKeithley2600:
         if kind == "error":
             self.push_error(*error)
         elif self.output and self._job is None:
-            last = self.output.pop()
-            if not self._apply_fault(kind, last):
-                self.output.append(last)
+            fault_last_reply(self.output, kind, self._last_reply)
         else:
             self._fault = kind
-
-    def _apply_fault(self, kind: str, reply: Reply) -> bool:
-        """Apply a reply fault; True if it consumed the reply (timeout)."""
-        if kind == "timeout":
-            return True
-        if kind == "garbled":
-            self.output.append(Reply(GARBLED, reply.ready_at))
-        elif kind == "truncated":
-            self.output.append(Reply(reply.data[: max(1, len(reply.data) // 2)],
-                                     reply.ready_at))
-        elif kind == "stale":
-            self.output.append(Reply(self._last_reply, reply.ready_at))
-            self.output.append(reply)
-        else:
-            return False
-        return True
 
     def output_state(self) -> dict[str, Any]:
         t = self.now

@@ -14,6 +14,7 @@ bench timeline gets there. So a script with delays runs on virtual time and can 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -42,6 +43,29 @@ __all__ = ["SYNTAX_ERROR", "Builtin", "LuaTable", "compile_chunk", "lines_of",
 
 MAX_STEPS = 5_000_000
 Run = Generator[float, None, Any]
+
+
+ERROR_QUEUE_SIZE = 100
+
+
+class TspErrorQueue:
+    """The TSP error queue (`errorqueue.*`) of the 2600 and 707B twins: at most
+    `ERROR_QUEUE_SIZE` entries, the last replaced by -350 "Queue overflow" when full."""
+
+    errors: deque[tuple[int, str]]
+
+    def push_error(self, code: int, message: str) -> None:
+        if len(self.errors) >= ERROR_QUEUE_SIZE:
+            self.errors[-1] = (-350, "Queue overflow")
+        else:
+            self.errors.append((code, message))
+
+    def next_error(self) -> tuple[float, str, float, float]:
+        """``errorqueue.next()`` → code, message, severity, node."""
+        if not self.errors:
+            return 0.0, "Queue Is Empty", 0.0, 0.0
+        code, message = self.errors.popleft()
+        return float(code), message, 20.0, 1.0
 
 
 class Context:

@@ -28,6 +28,7 @@ from .keithley_2600_tsp import (
     Context,
     Interpreter,
     TspError,
+    TspErrorQueue,
     TspNode,
     compile_chunk,
     lines_of,
@@ -42,14 +43,13 @@ if TYPE_CHECKING:
 RUNTIME_ERROR = -286
 ROWS, COLUMNS = "ABCDEFGH", 12
 SETTLE_S = 3e-3  # relay actuation + settling per command ("?": not in the reference)
-ERROR_QUEUE_SIZE = 100
 STB_EAV, STB_MAV = 0x04, 0x10
 NAME = re.compile(r"^(\d)([A-H])(\d\d)$")
 
 Relay = tuple[int, int, int]  # (slot, row 1-8, column 1-12)
 
 
-class SimKeithley707B(ReplyQueue):
+class SimKeithley707B(TspErrorQueue, ReplyQueue):
     """One simulated mainframe with 8×12 matrix cards in `slots` (default: slot 1)."""
 
     serial, firmware = "04101707", "1.6.0"
@@ -200,19 +200,6 @@ class SimKeithley707B(ReplyQueue):
 
     def emit(self, text: str, ctx: Context) -> None:
         self.output.append(Reply(text.encode("ascii"), ctx.cursor))
-
-    def push_error(self, code: int, message: str) -> None:
-        if len(self.errors) >= ERROR_QUEUE_SIZE:
-            self.errors[-1] = (-350, "Queue overflow")
-        else:
-            self.errors.append((code, message))
-
-    def next_error(self) -> tuple[float, str, float, float]:
-        """``errorqueue.next()`` → code, message, severity, node."""
-        if not self.errors:
-            return 0.0, "Queue Is Empty", 0.0, 0.0
-        code, message = self.errors.popleft()
-        return float(code), message, 20.0, 1.0
 
     # -- VISA-facing -----------------------------------------------------------------------------
     def status_byte(self) -> int:
