@@ -48,6 +48,14 @@ def source_meter(station: Any, terminal: str, protocol: str) -> SourceMeter:
     return binding.driver
 
 
+def resistance_at(read_voltage: float, current: Any, series_resistance: float) -> Any:
+    """|V_read / I| less the series resistance (inf where no current flows), for one read
+    (a float) or an array of reads."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.abs(read_voltage / np.asarray(current, dtype=float)) - series_resistance
+    return float(r) if np.ndim(r) == 0 else r
+
+
 def with_station_series_resistance(params: Any, station: Any, terminal: str) -> Any:
     """`series_resistance = None` means the value the station's wiring declares."""
     if params.series_resistance is not None:

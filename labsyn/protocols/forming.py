@@ -22,6 +22,7 @@ from .common import (
     check_parameters,
     check_sequence,
     reading_rows,
+    resistance_at,
     source_meter,
     with_station_series_resistance,
 )
@@ -145,7 +146,7 @@ class Forming(Protocol):
         ctx.emit({"phase": phase, "step": 0, "time": ctx.clock.now(), "v_program": level,
                   "voltage": reading.voltage, "current": reading.current,
                   "limited": reading.limited})
-        return _resistance(params.read_voltage, reading.current, params.series_resistance or 0.0)
+        return resistance_at(params.read_voltage, reading.current, params.series_resistance or 0.0)
 
     def _dc(self, ctx: Any, smu: Any) -> None:
         (sequence,) = self._plan(ctx.params)
@@ -168,7 +169,7 @@ class Forming(Protocol):
             if data.aborted:
                 ctx.checkpoint()
             ctx.progress(1 + number / len(amplitudes), 3, f"pulse {amplitude:+.3g} V")
-            r = _resistance(params.read_voltage, float(data.current[-1]),
+            r = resistance_at(params.read_voltage, float(data.current[-1]),
                             params.series_resistance or 0.0)
             if not ctx.dry_run and _formed(r, r0, params):  # a dry run takes the longest branch
                 break
@@ -207,11 +208,6 @@ class Forming(Protocol):
                    "i_form": result.i_form}
         return Analysis(figures, pd.DataFrame([{"criterion": result.criterion,
                                                 "index": result.index}]))
-
-
-def _resistance(read_voltage: float, current: float, series_resistance: float) -> float:
-    """|V_read / I| less the series resistance (inf for no current)."""
-    return abs(read_voltage / current) - series_resistance if current else np.inf
 
 
 def _formed(r: float, r0: float | None, params: FormingParameters) -> bool:

@@ -16,7 +16,7 @@ from labsyn.errors import ConfigError
 from labsyn.store import Column
 
 from .base import Analysis, PlotSpec, Protocol, param
-from .common import ReadingParameters, with_station_series_resistance
+from .common import ReadingParameters, resistance_at, with_station_series_resistance
 from .pulsing import PulsePath, PulseReads, WriteRead
 
 REFERENCE, AFTER_PULSE, TRAIN_READ = 0, 1, 2
@@ -136,7 +136,7 @@ class SwitchSeeker(Protocol):
             return float("nan")
         phase = np.full(n, TRAIN_READ if number else REFERENCE, dtype=np.int8)
         phase[:max(0, min(n, train.pulses - reads))] = AFTER_PULSE
-        r = _resistance(params.read_voltage, data.current, params.series_resistance or 0.0)
+        r = resistance_at(params.read_voltage, data.current, params.series_resistance or 0.0)
         ctx.emit({"train": np.full(n, number), "phase": phase,
                   "v_pulse": np.full(n, amplitude), "time": data.time, "voltage": data.voltage,
                   "current": data.current, "limited": data.limited, "resistance": r})
@@ -157,13 +157,6 @@ class SwitchSeeker(Protocol):
         return Analysis({"v_set_threshold": result.v_set_threshold,
                          "v_reset_threshold": result.v_reset_threshold,
                          "set_polarity": result.set_polarity}, details)
-
-
-def _resistance(read_voltage: float, current: np.ndarray, series_resistance: float
-                ) -> np.ndarray:
-    """|V_read/I| − R_s per read (inf for 0 A)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.abs(read_voltage / np.asarray(current, dtype=float)) - series_resistance
 
 
 def _finite_mean(values: pd.Series) -> float:
